@@ -1,0 +1,127 @@
+
+/*
+ * ngx_tracker: what the announce and scrape handlers share: the passkey in
+ * the path, sending one bencoded buffer, and bencoded failures.
+ */
+
+#include "ngx_tracker_module.h"
+
+
+ngx_tracker_err_e
+ngx_http_tracker_uri_passkey(ngx_http_request_t *r, ngx_str_t *verb,
+    ngx_str_t *passkey)
+{
+    u_char     *p, *end, *seg, *prev;
+    size_t      seg_len, prev_len;
+
+    /*
+     * /announce/<passkey> and /<passkey>/announce (also under a prefix):
+     * look only at the last two path segments.
+     */
+    end = r->uri.data + r->uri.len;
+
+    while (end > r->uri.data && end[-1] == '/') {
+        end--;
+    }
+
+    for (p = end; p > r->uri.data && p[-1] != '/'; p--) { /* void */ }
+
+    seg = p;
+    seg_len = end - p;
+
+    if (p == r->uri.data) {
+        return NGX_TRACKER_OK;
+    }
+
+    end = p - 1;
+
+    for (p = end; p > r->uri.data && p[-1] != '/'; p--) { /* void */ }
+
+    prev = p;
+    prev_len = end - p;
+
+    if (seg_len == verb->len && ngx_memcmp(seg, verb->data, verb->len) == 0) {
+        if (prev_len == 0) {
+            return NGX_TRACKER_OK;
+        }
+
+        passkey->data = prev;
+        passkey->len = prev_len;
+
+    } else if (prev_len == verb->len
+               && ngx_memcmp(prev, verb->data, verb->len) == 0)
+    {
+        passkey->data = seg;
+        passkey->len = seg_len;
+
+    } else {
+        return NGX_TRACKER_OK;
+    }
+
+    if (!ngx_tracker_passkey_valid(passkey->data, passkey->len)) {
+        return NGX_TRACKER_ERR_PASSKEY;
+    }
+
+    return NGX_TRACKER_OK;
+}
+
+
+ngx_int_t
+ngx_http_tracker_send(ngx_http_request_t *r, u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_tracker_failure(ngx_http_request_t *r, ngx_tracker_swarm_t *sw,
+    ngx_tracker_err_e err)
+{
+    u_char           *body, *last;
+    const ngx_str_t  *text;
+
+    (void) ngx_atomic_fetch_add(&sw->sh->failures[err], 1);
+
+    text = ngx_tracker_err_text(err);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tracker failure: %s", ngx_tracker_err_name(err));
+
+    body = ngx_pnalloc(r->pool, ngx_tracker_bencode_failure_len(text));
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_tracker_bencode_failure(body, text);
+
+    return ngx_http_tracker_send(r, body, last - body);
+}
