@@ -216,7 +216,7 @@ ngx_tracker_plist_resize(ngx_tracker_swarm_t *sw, ngx_tracker_plist_t *l,
 {
     u_char  *elts;
 
-    if (n > NGX_MAX_UINT32_VALUE / rsize) {
+    if (n && n > NGX_MAX_UINT32_VALUE / rsize) {
         return NGX_ERROR;
     }
 
@@ -298,16 +298,16 @@ ngx_tracker_torrent_purge(ngx_tracker_swarm_t *sw, ngx_tracker_shard_t *shard,
     for (i = 0; i < 4; i++) {
         l = &t->peers[i];
 
+        family = i >> 1;
+        rsize = ngx_tracker_rsize(family);
+
         if (l->nelts == 0) {
             if (l->elts) {
-                (void) ngx_tracker_plist_resize(sw, l, 0, 0);
+                (void) ngx_tracker_plist_resize(sw, l, rsize, 0);
             }
 
             continue;
         }
-
-        family = i >> 1;
-        rsize = ngx_tracker_rsize(family);
         end = l->elts + l->nelts * rsize;
 
         for (r = l->elts, w = l->elts; r < end; r += rsize) {
