@@ -35,14 +35,17 @@ SOURCES      := config $(wildcard src/*.c src/*.h)
 RUN          := $(BUILD)/run
 PORT         ?= 8080
 
+export NGX_TREE NGX_OBJS
+
 # Debian packages the build, run and tests need (see DESIGN.md).
 DEB_PKGS     := nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev \
                 libnginx-mod-stream libyajl-dev libpq-dev libssl-dev gcc make \
                 libtest-base-perl libtext-diff-perl libtest-longstring-perl \
                 libwww-perl libhttp-message-perl libipc-run-perl liburi-perl \
-                liblist-moreutils-perl python3 python3-libtorrent curl
+                liblist-moreutils-perl python3 python3-libtorrent curl \
+                clang libclang-rt-14-dev
 
-.PHONY: all deps run stop test bench fuzz fuzz-build clean
+.PHONY: all deps run stop test bench fuzz clean
 
 all: $(MODULE)
 
@@ -115,11 +118,8 @@ test: deps $(MODULE)
 bench: $(MODULE)
 	bench/announce.sh
 
-fuzz-build:
-	$(MAKE) -C t/fuzz NGX_OBJS=$(NGX_OBJS)
-
 fuzz: $(NGX_OBJS)/Makefile
-	$(MAKE) -C t/fuzz NGX_OBJS=$(NGX_OBJS) run
+	$(MAKE) -C t/fuzz run
 
 clean:
 	rm -rf $(BUILD) t/servroot
