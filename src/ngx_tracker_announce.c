@@ -194,6 +194,8 @@ ngx_http_tracker_client_addr(ngx_http_request_t *r,
     ngx_http_tracker_loc_conf_t *tlcf, ngx_tracker_announce_args_t *args,
     ngx_tracker_announce_t *a)
 {
+    u_char                text[NGX_TRACKER_IP_MAXLEN];
+    size_t                len;
     in_addr_t             inaddr;
     struct sockaddr      *sa;
     struct sockaddr_in   *sin;
@@ -202,9 +204,16 @@ ngx_http_tracker_client_addr(ngx_http_request_t *r,
     struct sockaddr_in6  *sin6;
 #endif
 
-    if (tlcf->ip_param && args->has_ip) {
+    if (tlcf->ip_param && args->ip.len) {
 
-        inaddr = ngx_inet_addr(args->ip, args->ip_len);
+        if (ngx_tracker_unescape(text, sizeof(text), args->ip.data,
+                                 args->ip.len, &len)
+            != NGX_OK)
+        {
+            return NGX_TRACKER_ERR_IP;
+        }
+
+        inaddr = ngx_inet_addr(text, len);
 
         if (inaddr != INADDR_NONE) {
             a->family = NGX_TRACKER_V4;
@@ -213,7 +222,7 @@ ngx_http_tracker_client_addr(ngx_http_request_t *r,
         }
 
 #if (NGX_HAVE_INET6)
-        if (ngx_inet6_addr(args->ip, args->ip_len, a->addr) == NGX_OK) {
+        if (ngx_inet6_addr(text, len, a->addr) == NGX_OK) {
             a->family = NGX_TRACKER_V6;
             goto mapped;
         }

@@ -264,14 +264,8 @@ ngx_tracker_parse_announce(u_char *p, u_char *last,
 
         case 2:
             if (ngx_tracker_key_is(k, klen, "ip")) {
-                if (ngx_tracker_unescape(a->ip, NGX_TRACKER_IP_MAXLEN, v, vlen,
-                                         &a->ip_len)
-                    != NGX_OK || a->ip_len == 0)
-                {
-                    return NGX_TRACKER_ERR_IP;
-                }
-
-                a->has_ip = 1;
+                a->ip.data = v;
+                a->ip.len = vlen;
             }
 
             break;

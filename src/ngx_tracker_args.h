@@ -70,9 +70,7 @@ typedef struct {
     ngx_str_t     key;              /* raw, still percent-encoded */
     ngx_str_t     trackerid;
     ngx_str_t     passkey;
-
-    size_t        ip_len;
-    u_char        ip[NGX_TRACKER_IP_MAXLEN];
+    ngx_str_t     ip;               /* raw: only read if ip= is trusted */
 
     unsigned      has_info_hash:1;
     unsigned      has_peer_id:1;
@@ -81,7 +79,6 @@ typedef struct {
     unsigned      has_downloaded:1;
     unsigned      has_left:1;
     unsigned      has_numwant:1;
-    unsigned      has_ip:1;
     unsigned      compact:1;        /* defaults to 1 */
     unsigned      no_peer_id:1;
 } ngx_tracker_announce_args_t;

@@ -43,7 +43,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(a.has_info_hash && a.has_peer_id && a.has_port);
         assert(a.has_uploaded && a.has_downloaded && a.has_left);
         assert(a.port >= 1 && a.port <= 65535);
-        assert(a.ip_len <= NGX_TRACKER_IP_MAXLEN);
         assert(a.key.len <= NGX_TRACKER_TOKEN_MAXLEN);
         assert(a.left <= INT64_MAX && a.uploaded <= INT64_MAX);
     }
