@@ -110,7 +110,7 @@ stop:
 # under the compatible runner in t/lib.
 test: deps $(MODULE)
 	@inc=; perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="-I t/lib"; \
-	TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_SLEEP=0.005 \
 	TEST_NGINX_LOAD_MODULES="$(NDK_SO) $(MODULE)" \
 	TRACKER_TOP=$(TOP) \
 	prove $$inc -r t/
