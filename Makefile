@@ -78,7 +78,8 @@ endif
 $(MODULE): $(NGX_OBJS)/Makefile $(SOURCES)
 	$(MAKE) -s -C $(NGX_TREE) -f $(NGX_OBJS)/Makefile modules
 	@mkdir -p $(dir $@)
-	cp $(NGX_OBJS)/ngx_http_tracker_module.so $@
+	@# a new inode: a running nginx keeps its mapping of the old file
+	cp $(NGX_OBJS)/ngx_http_tracker_module.so $@.tmp && mv -f $@.tmp $@
 
 # A private prefix under build/run: modules/ holds links to the .so files,
 # so conf.example's relative load_module lines work unchanged.

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench/nginx.sh start PREFIX PORT ZONE_SIZE | stop PREFIX
+# A benchmark nginx: the module in open mode, 2 workers, logs off.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+nginx=${NGINX:-/usr/sbin/nginx}
+cmd=$1 prefix=$2
+
+case $cmd in
+start)
+    port=$3 zone=$4
+    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
+    cat > "$prefix/conf/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module $top/build/modules/ngx_http_tracker_module.so;
+worker_processes 2;
+worker_rlimit_nofile 65536;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+events { worker_connections 16384; }
+http {
+    access_log off;
+    client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;
+    uwsgi_temp_path tmp; scgi_temp_path tmp;
+    tracker_swarm_zone swarm:$zone;
+    server {
+        listen 127.0.0.1:$port reuseport backlog=4096;
+        keepalive_requests 100000;
+        location /announce { tracker_announce swarm; }
+        location /scrape { tracker_scrape swarm; }
+        location = /status { tracker_status swarm; }
+    }
+}
+CONF
+    "$0" stop "$prefix" 2>/dev/null || true
+    "$nginx" -p "$prefix/" -c conf/nginx.conf
+    for _ in $(seq 50); do
+        curl -fs "http://127.0.0.1:$port/status" >/dev/null && exit 0
+        sleep 0.1
+    done
+    echo "bench nginx did not start" >&2; exit 1 ;;
+stop)
+    [ -f "$prefix/logs/nginx.pid" ] || exit 0
+    "$nginx" -p "$prefix/" -c conf/nginx.conf -s stop
+    for _ in $(seq 50); do [ -f "$prefix/logs/nginx.pid" ] || exit 0; sleep 0.1; done ;;
+esac
