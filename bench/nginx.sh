@@ -10,10 +10,11 @@ case $cmd in
 start)
     port=$3 zone=$4
     mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
+    workers=${BENCH_WORKERS:-2}
     cat > "$prefix/conf/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module $top/build/modules/ngx_http_tracker_module.so;
-worker_processes 2;
+worker_processes $workers;
 worker_rlimit_nofile 65536;
 pid logs/nginx.pid;
 error_log logs/error.log warn;
