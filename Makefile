@@ -108,13 +108,15 @@ stop:
 	fi
 
 # The suite runs under openresty's Test::Nginx when it is installed, else
-# under the compatible runner in t/lib.
+# under the compatible runner in t/lib.  `make test TESTS=t/003-scrape.t`
+# runs one file.
+TESTS ?= -r t/
 test: deps $(MODULE)
 	@inc=; perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="-I t/lib"; \
 	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_SLEEP=0.005 \
 	TEST_NGINX_LOAD_MODULES="$(NDK_SO) $(MODULE)" \
 	TRACKER_TOP=$(TOP) \
-	prove $$inc -r t/
+	prove $$inc $(TESTS)
 
 bench: $(MODULE)
 	bench/announce.sh
