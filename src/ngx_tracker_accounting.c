@@ -18,6 +18,12 @@
 #define NGX_TRACKER_FLUSH_COLS       16
 #define NGX_TRACKER_STATS_EVERY      60000
 
+/*
+ * The flusher wakes at least this often, to notice a graceful shutdown (and
+ * flush at once) or a journal filling up faster than the flush interval.
+ */
+#define NGX_TRACKER_FLUSH_TICK       250
+
 /* the widest text of one record in each column, with its comma */
 static size_t  ngx_tracker_flush_width[NGX_TRACKER_FLUSH_COLS + 1] = {
     0,
@@ -39,6 +45,8 @@ typedef struct {
     ngx_tracker_cache_t         *cache;
     ngx_tracker_pg_t            *pg;
     ngx_msec_t                   interval;
+    ngx_msec_t                   tick;
+    ngx_msec_t                   last;
     ngx_uint_t                   batch;
 
     ngx_event_t                  timer;
@@ -220,6 +228,8 @@ ngx_tracker_accounting_init_worker(ngx_cycle_t *cycle,
     f->cache = cache;
     f->pg = pg;
     f->interval = interval;
+    f->tick = ngx_min(interval, NGX_TRACKER_FLUSH_TICK);
+    f->last = ngx_current_msec;
     f->batch = batch;
 
     f->timer.handler = ngx_tracker_flush_timer;
@@ -231,7 +241,7 @@ ngx_tracker_accounting_init_worker(ngx_cycle_t *cycle,
      * last flush attempt, so nothing in the journal is left behind.
      */
     f->timer.cancelable = 0;
-    ngx_add_timer(&f->timer, interval);
+    ngx_add_timer(&f->timer, f->tick);
 
     if (ngx_worker == 0) {
         f->stats_timer.handler = ngx_tracker_stats_timer;
@@ -253,8 +263,16 @@ ngx_tracker_flush_timer(ngx_event_t *ev)
     ngx_tracker_journal_t  *j;
 
     j = &f->cache->sh->journal;
+    rc = NGX_OK;
 
-    rc = f->busy ? NGX_OK : ngx_tracker_flush(f);
+    if (!f->busy
+        && (ngx_current_msec - f->last >= f->interval
+            || j->tail - j->head >= j->capacity / 2
+            || ngx_exiting || ngx_quit || ngx_terminate))
+    {
+        f->last = ngx_current_msec;
+        rc = ngx_tracker_flush(f);
+    }
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         /* keep going while there is something to write and a database */
@@ -265,7 +283,7 @@ ngx_tracker_flush_timer(ngx_event_t *ev)
         }
     }
 
-    ngx_add_timer(ev, f->interval);
+    ngx_add_timer(ev, f->tick);
 }
 
 
@@ -506,6 +524,7 @@ ngx_tracker_flush_done(ngx_tracker_pg_query_t *q)
             ngx_del_timer(&f->timer);
         }
 
+        f->last = ngx_current_msec - f->interval;
         ngx_add_timer(&f->timer, 1);
     }
 }

@@ -1142,6 +1142,7 @@ ngx_tracker_pg_fail(ngx_tracker_pg_conn_t *pc, const char *why)
 static void
 ngx_tracker_pg_close(ngx_tracker_pg_conn_t *pc)
 {
+    ngx_uint_t         flags;
     ngx_connection_t  *c;
     ngx_tracker_pg_t  *pg = pc->pg;
 
@@ -1165,12 +1166,16 @@ ngx_tracker_pg_close(ngx_tracker_pg_conn_t *pc)
             ngx_delete_posted_event(c->write);
         }
 
+        /* after a lost connection libpq has closed the socket already */
+        flags = (pc->conn && PQsocket(pc->conn) == c->fd) ? 0
+                                                           : NGX_CLOSE_EVENT;
+
         if (c->read->active) {
-            ngx_del_event(c->read, NGX_READ_EVENT, 0);
+            ngx_del_event(c->read, NGX_READ_EVENT, flags);
         }
 
         if (c->write->active) {
-            ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+            ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
         }
 
         /* libpq closes the descriptor; nginx must not think it is open */
