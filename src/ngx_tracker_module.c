@@ -22,6 +22,8 @@ static char *ngx_http_tracker_database(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tracker_health(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tracker_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_tracker_private_zone(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tracker_init_process(ngx_cycle_t *cycle);
@@ -123,6 +125,13 @@ static ngx_command_t  ngx_http_tracker_commands[] = {
     { ngx_string("tracker_health"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_tracker_health,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tracker_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tracker_api,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -243,9 +252,10 @@ ngx_http_tracker_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tracker_module);
 
-    if (conf->health_sql.len && tmcf->pg == NULL) {
+    if ((conf->health_sql.len || conf->api) && tmcf->pg == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tracker_health\" needs \"tracker_database\"");
+                           "\"tracker_health\" and \"tracker_api\" need "
+                           "\"tracker_database\"");
         return NGX_CONF_ERROR;
     }
 
@@ -706,6 +716,27 @@ ngx_http_tracker_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_tracker_health_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* tracker_api; the JSON API below this location (e.g. /api/v1/) */
+static char *
+ngx_http_tracker_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tracker_loc_conf_t  *tlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "is duplicate: this location already has a content handler";
+    }
+
+    clcf->handler = ngx_http_tracker_api_handler;
+    tlcf->api = 1;
 
     return NGX_CONF_OK;
 }

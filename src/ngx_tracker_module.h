@@ -38,6 +38,7 @@ typedef struct {
     ngx_flag_t        ip_param;
     ngx_flag_t        private;
     ngx_str_t         health_sql;      /* NUL-terminated */
+    ngx_flag_t        api;             /* tracker_api here */
 } ngx_http_tracker_loc_conf_t;
 
 
@@ -48,6 +49,7 @@ ngx_int_t ngx_http_tracker_announce_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tracker_scrape_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tracker_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tracker_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tracker_api_handler(ngx_http_request_t *r);
 
 char *ngx_http_tracker_set_hex(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
