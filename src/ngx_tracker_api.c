@@ -204,7 +204,7 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
     ngx_uint_t                      n, i, method, found;
     ngx_str_t                       seg[NGX_TRACKER_API_MAX_SEGMENTS];
     const char                     *pat, *pe;
-    const ngx_tracker_api_route_t  *rt;
+    const ngx_tracker_api_route_t  *rt, **table;
 
     *wrong_method = 0;
 
@@ -239,53 +239,55 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
 
     method = (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_GET : r->method;
 
-    for (rt = ngx_tracker_api_routes; rt->pattern; rt++) {
-        pat = rt->pattern;
-        found = 0;
-        *ncaptures = 0;
+    for (table = ngx_tracker_api_tables; *table; table++) {
+        for (rt = *table; rt->pattern; rt++) {
+            pat = rt->pattern;
+            found = 0;
+            *ncaptures = 0;
 
-        for (i = 0; i < n; i++) {
-            if (*pat == '\0') {
-                break;
-            }
+            for (i = 0; i < n; i++) {
+                if (*pat == '\0') {
+                    break;
+                }
 
-            pe = ngx_strchr(pat, '/');
-            len = pe ? (size_t) (pe - pat) : ngx_strlen(pat);
+                pe = ngx_strchr(pat, '/');
+                len = pe ? (size_t) (pe - pat) : ngx_strlen(pat);
 
-            if (len == 1 && pat[0] == '*') {
-                /* ids, "@me", names: nothing that needs escaping */
-                if (*ncaptures == 2
-                    || !ngx_http_tracker_api_capture_valid(&seg[i]))
+                if (len == 1 && pat[0] == '*') {
+                    /* ids, "@me", names: nothing that needs escaping */
+                    if (*ncaptures == 2
+                        || !ngx_http_tracker_api_capture_valid(&seg[i]))
+                    {
+                        break;
+                    }
+
+                    captures[(*ncaptures)++] = seg[i];
+
+                } else if (len != seg[i].len
+                           || ngx_strncmp(pat, seg[i].data, len) != 0)
                 {
                     break;
                 }
 
-                captures[(*ncaptures)++] = seg[i];
+                pat += len;
 
-            } else if (len != seg[i].len
-                       || ngx_strncmp(pat, seg[i].data, len) != 0)
-            {
-                break;
+                if (*pat == '/') {
+                    pat++;
+                }
             }
 
-            pat += len;
+            found = (i == n && *pat == '\0');
 
-            if (*pat == '/') {
-                pat++;
+            if (!found) {
+                continue;
             }
+
+            if (rt->methods & method) {
+                return rt;
+            }
+
+            *wrong_method = 1;
         }
-
-        found = (i == n && *pat == '\0');
-
-        if (!found) {
-            continue;
-        }
-
-        if (rt->methods & method) {
-            return rt;
-        }
-
-        *wrong_method = 1;
     }
 
     return NULL;

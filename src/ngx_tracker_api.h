@@ -61,7 +61,16 @@ typedef struct {
 } ngx_tracker_api_route_t;
 
 
-extern const ngx_tracker_api_route_t  ngx_tracker_api_routes[];
+/*
+ * One table per group of endpoints (ngx_tracker_api_<group>.c), each ended
+ * by a NULL pattern; ngx_tracker_api_routes.c lists the tables.
+ */
+extern const ngx_tracker_api_route_t  *ngx_tracker_api_tables[];
+
+#define NGX_TRACKER_API_SQL(fn)                                               \
+    "SELECT status, content_type, disposition, body FROM " fn "($1, $2)"
+
+#define ngx_tracker_api_null_route  { 0, NULL, 0, NULL, NULL }
 
 
 /* validation (ngx_tracker_api_validate.c) */
