@@ -204,9 +204,13 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
     ngx_uint_t                      n, i, method, found;
     ngx_str_t                       seg[NGX_TRACKER_API_MAX_SEGMENTS];
     const char                     *pat, *pe;
-    const ngx_tracker_api_route_t  *rt, **table;
+    ngx_uint_t                      nbest;
+    ngx_str_t                       best_captures[2];
+    const ngx_tracker_api_route_t  *rt, **table, *best;
 
     *wrong_method = 0;
+    best = NULL;
+    nbest = 0;
 
     /* the path's segments, empty ones skipped */
     n = 0;
@@ -282,15 +286,31 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
                 continue;
             }
 
-            if (rt->methods & method) {
+            if (!(rt->methods & method)) {
+                *wrong_method = 1;
+                continue;
+            }
+
+            /* a literal segment beats a wildcard, whatever the order */
+            if (*ncaptures == 0) {
                 return rt;
             }
 
-            *wrong_method = 1;
+            if (best == NULL || *ncaptures < nbest) {
+                best = rt;
+                nbest = *ncaptures;
+                ngx_memcpy(best_captures, captures, 2 * sizeof(ngx_str_t));
+            }
         }
     }
 
-    return NULL;
+    if (best) {
+        *ncaptures = nbest;
+        ngx_memcpy(captures, best_captures, 2 * sizeof(ngx_str_t));
+        *wrong_method = 0;
+    }
+
+    return best;
 }
 
 
