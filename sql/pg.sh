@@ -47,7 +47,8 @@ absdir() {
 conninfo() { echo "host=$1 port=$2 dbname=${3:-$DB} user=$DBUSER"; }
 
 q() {   # q DIR PORT DB SQL: one value, no alignment
-    psql -X -q -At -v ON_ERROR_STOP=1 -d "$(conninfo "$1" "$2" "$3")" -c "$4"
+    PGOPTIONS="-c client_min_messages=warning" \
+        psql -X -q -At -v ON_ERROR_STOP=1 -d "$(conninfo "$1" "$2" "$3")" -c "$4"
 }
 
 running() { as_owner "$PGBIN/pg_ctl" -D "$1/data" status >/dev/null 2>&1; }
@@ -86,6 +87,7 @@ cmd_start() {
         opts+=" -c unix_socket_directories='$dir'"
         opts+=" -c fsync=off -c synchronous_commit=off"
         opts+=" -c full_page_writes=off -c max_connections=200"
+        opts+=" -c shared_buffers=256MB"
         opts+=" -c log_min_messages=warning"
         if ! as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" \
                 -w -t 60 -o "$opts" start >/dev/null; then

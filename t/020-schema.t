@@ -420,7 +420,11 @@ subtest 'lookups, hashes, snowflakes' => sub {
     like($@, qr/torrents_info_hash_check/, 'info hashes are 20 bytes');
     eval { PgTest::psql($db, "INSERT INTO users (username, torrent_key) "
                              . "VALUES ('x', 'NOT-HEX')") };
-    like($@, qr/users_torrent_key_check/, 'passkeys are 32 lowercase hex');
+    like($@, qr/torrent_key must be 32 lowercase hex/,
+         'passkeys are 32 lowercase hex');
+    eval { PgTest::psql($db, "INSERT INTO users (username) "
+                             . "VALUES ('no spaces please')") };
+    like($@, qr/username must be/, 'usernames are checked');
     like(q1($db, "INSERT INTO users (username) VALUES ('fresh') "
                  . "RETURNING torrent_key"), qr/^[0-9a-f]{32}$/,
          'passkeys are generated');
