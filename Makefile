@@ -102,7 +102,9 @@ run: deps $(MODULE) stop-nginx db
 	@mkdir -p $(RUN)/modules $(RUN)/logs $(RUN)/tmp $(RUN)/conf
 	ln -sf $(NDK_SO) $(RUN)/modules/ndk_http_module.so
 	ln -sf $(MODULE) $(RUN)/modules/ngx_http_tracker_module.so
-	sed 's/127.0.0.1:8080/127.0.0.1:$(PORT)/' conf.example > $(RUN)/conf/nginx.conf
+	sed -e 's/127.0.0.1:8080/127.0.0.1:$(PORT)/' \
+	    -e 's|host=/var/run/postgresql dbname=tracker|$(PG_CONN)|' \
+	    conf.example > $(RUN)/conf/nginx.conf
 	$(NGINX) -p $(RUN)/ -c conf/nginx.conf -t -q
 	$(NGINX) -p $(RUN)/ -c conf/nginx.conf
 	@# demo.sql's fixed keys; the passkey is read back from the database
@@ -113,9 +115,12 @@ run: deps $(MODULE) stop-nginx db
 	       "SELECT torrent_key FROM users WHERE username = 'demo'")"; \
 	   echo "DATABASE_URL='$(PG_CONN)'"; } > $(RUN)/demo.env
 	@echo
-	@echo "ngx_tracker is running (open mode)"
-	@echo "  announce: http://127.0.0.1:$(PORT)/announce"
+	@echo "ngx_tracker is running, with PostgreSQL"
+	@echo "  public announce:  http://127.0.0.1:$(PORT)/announce"
+	@echo "  private announce: http://127.0.0.1:$(PORT)/announce/<passkey>"
+	@echo "                    (the demo user's: http://127.0.0.1:$(PORT)/announce/$$(sed -n 's/^DEMO_PASSKEY=//p' $(RUN)/demo.env))"
 	@echo "  scrape:   http://127.0.0.1:$(PORT)/scrape"
+	@echo "  API:      http://127.0.0.1:$(PORT)/api/v1/  (health: /api/v1/health)"
 	@echo "  status:   http://127.0.0.1:$(PORT)/tracker_status"
 	@echo "  logs:     $(RUN)/logs/"
 	@echo "  demo:     $(RUN)/demo.env (source it):"
