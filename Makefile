@@ -56,7 +56,8 @@ DEB_PKGS     := nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev 
 PG_DIR       := $(BUILD)/pg
 PG_PORT      ?= 15432
 PG_TEST_DIR  := $(BUILD)/pg-test
-PG_TEST_PORT ?= 15433
+# suites running side by side (distinct TEST_NGINX_PORT) get distinct ones
+PG_TEST_PORT ?= $(if $(TEST_NGINX_PORT),$(shell echo $$(($(TEST_NGINX_PORT) + 7000))),15433)
 PG_CONN       = host=$(PG_DIR) port=$(PG_PORT) dbname=tracker user=postgres
 
 .PHONY: all deps run stop stop-nginx db db-stop migrate test bench fuzz clean
