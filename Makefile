@@ -55,7 +55,7 @@ DEB_PKGS     := nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev 
 # PostgreSQL clusters (sql/pg.sh): development/demo and the suite's own.
 PG_DIR       := $(BUILD)/pg
 PG_PORT      ?= 15432
-PG_TEST_DIR  := $(BUILD)/pg-test
+PG_TEST_DIR   = $(BUILD)/pg-test-$(PG_TEST_PORT)
 # suites running side by side (distinct TEST_NGINX_PORT) get distinct ones
 PG_TEST_PORT ?= $(if $(TEST_NGINX_PORT),$(shell echo $$(($(TEST_NGINX_PORT) + 7000))),15433)
 PG_CONN       = host=$(PG_DIR) port=$(PG_PORT) dbname=tracker user=postgres
