@@ -76,6 +76,18 @@ BEGIN
             raw_down bigint, up_time bigint, down_time bigint, lft bigint,
             event smallint, seeders int, leechers int, at bigint
         ) ON COMMIT DELETE ROWS;
+        -- ANALYZE below: a small sample, of the grouping columns only
+        ALTER TABLE tracker_delta
+            ALTER i SET STATISTICS 0, ALTER peer_id SET STATISTICS 0,
+            ALTER ip SET STATISTICS 0, ALTER port SET STATISTICS 0,
+            ALTER up SET STATISTICS 0, ALTER down SET STATISTICS 0,
+            ALTER raw_up SET STATISTICS 0, ALTER raw_down SET STATISTICS 0,
+            ALTER up_time SET STATISTICS 0, ALTER down_time SET STATISTICS 0,
+            ALTER lft SET STATISTICS 0, ALTER seeders SET STATISTICS 0,
+            ALTER leechers SET STATISTICS 0, ALTER at SET STATISTICS 0,
+            ALTER user_id SET STATISTICS 10,
+            ALTER torrent_id SET STATISTICS 10,
+            ALTER event SET STATISTICS 10;
     ELSE
         TRUNCATE tracker_delta;
     END IF;
