@@ -501,6 +501,20 @@ subtest 'NOTIFY tracker' => sub {
        'a deleted torrent\'s peers are gone');
 };
 
+# --- a server restart -------------------------------------------------------
+
+subtest 'server restart (PgTest::stop_server / start_server)' => sub {
+    my $before = state();
+    PgTest::stop_server();
+    eval { PgTest::psql($db, 'SELECT 1') };
+    like($@, qr/psql failed/, 'server down: queries fail');
+    PgTest::start_server();
+    is(state(), $before, 'after a clean restart everything is there, '
+       . 'peers (unlogged) included');
+    is(apply(170, { user => 1, torrent => 12, peer => 'r' }), 1,
+       'batches apply again');
+};
+
 # --- 100k deltas ------------------------------------------------------------
 
 subtest 'flush of 100k deltas' => sub {
