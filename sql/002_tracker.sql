@@ -94,13 +94,19 @@ BEGIN
 
     -- unnest() in the select list walks the arrays in lockstep, ten times
     -- faster than unnest(a, b, ...) in FROM, which first copies every
-    -- array into a tuplestore.  Rows of users or torrents that are gone
-    -- are left out; ip '' is unknown.
+    -- array into a tuplestore.  Rows of users or torrents that are gone,
+    -- and rows without a well-formed peer id, are left out (a batch that
+    -- can never apply would block the tracker's journal); NULL counters
+    -- count as 0, ip '' is unknown.
     INSERT INTO tracker_delta
     SELECT x.i, x.user_id, x.torrent_id, decode(x.peer, 'hex'),
-           nullif(x.ip, '')::inet, x.port, x.up, x.down, x.raw_up,
-           x.raw_down, x.up_time, x.down_time, x.lft, x.event, x.seeders,
-           x.leechers, x.at
+           nullif(x.ip, '')::inet, x.port, coalesce(x.up, 0),
+           coalesce(x.down, 0), coalesce(x.raw_up, 0),
+           coalesce(x.raw_down, 0), coalesce(x.up_time, 0),
+           coalesce(x.down_time, 0), coalesce(x.lft, 0),
+           coalesce(x.event, 0), coalesce(x.seeders, 0),
+           coalesce(x.leechers, 0),
+           coalesce(x.at, extract(epoch FROM now())::bigint)
     FROM (SELECT generate_series(1, n) AS i,
                  unnest(p_user) AS user_id, unnest(p_torrent) AS torrent_id,
                  unnest(p_peer) AS peer, unnest(p_ip) AS ip,
@@ -112,7 +118,8 @@ BEGIN
                  unnest(p_left) AS lft, unnest(p_event) AS event,
                  unnest(p_seeders) AS seeders,
                  unnest(p_leechers) AS leechers, unnest(p_at) AS at) x
-    WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+    WHERE x.peer ~ '^[0-9a-fA-F]{40}$'
+      AND EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
       AND EXISTS (SELECT 1 FROM torrents t WHERE t.id = x.torrent_id);
     GET DIAGNOSTICS applied = ROW_COUNT;
 
