@@ -1,4 +1,4 @@
--- 004_tracker_batch: tracker_apply_batch, second version (same signature
+-- 009_tracker_batch: tracker_apply_batch, second version (same signature
 -- and contract as in 002_tracker).  Changes: a small ANALYZE sample of the
 -- scratch table; rows without a well-formed peer id are skipped and NULL
 -- counters count as 0, so that no batch can fail forever and block the
