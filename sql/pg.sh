@@ -68,9 +68,15 @@ cmd_start() {
     dir=$(absdir "$1") port=$2
     case $port in ''|*[!0-9]*) die "bad port: $port" ;; esac
 
+    # a unix socket path has at most 107 bytes
+    [ ${#dir} -le 90 ] || die "$dir: too long a path for the socket in it"
+
     if [ ! -s "$dir/data/PG_VERSION" ]; then
         mkdir -p "$dir/data"
         [ "$(id -u)" = 0 ] && chown postgres: "$dir" "$dir/data"
+        as_owner test -w "$dir" || die "$dir: the cluster's owner" \
+            "($( [ "$(id -u)" = 0 ] && echo postgres || id -un)) cannot" \
+            "write there (is a parent directory not searchable?)"
         chmod 755 "$dir"
         chmod 700 "$dir/data"
         echo "initdb $dir/data"
