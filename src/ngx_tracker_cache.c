@@ -14,7 +14,7 @@ static const size_t  ngx_tracker_entry_vsize[4] = {
     0,
     ngx_align(sizeof(ngx_tracker_user_t), 8),
     ngx_align(sizeof(ngx_tracker_torrent_info_t), 8),
-    ngx_align(sizeof(ngx_tracker_peer_state_t), 8)
+    ngx_align(sizeof(ngx_tracker_peer_value_t), 8)
 };
 
 #define ngx_tracker_entry_key(e)                                              \
@@ -500,11 +500,13 @@ ngx_tracker_cache_flush(ngx_tracker_cache_t *cache)
 ngx_int_t
 ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
     ngx_tracker_peer_state_t *now, ngx_uint_t stopped,
-    ngx_tracker_peer_state_t *prev)
+    ngx_tracker_peer_update_pt update, void *data)
 {
-    ngx_tracker_entry_t  *e;
+    ngx_tracker_entry_t        *e;
+    ngx_tracker_peer_value_t    v;
+    ngx_tracker_peer_state_t    prev;
 
-    ngx_memzero(prev, sizeof(ngx_tracker_peer_state_t));
+    ngx_memzero(&prev, sizeof(ngx_tracker_peer_state_t));
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
@@ -514,13 +516,13 @@ ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
                                    key, NGX_TRACKER_PEER_KEY_LEN));
 
     if (e) {
-        ngx_memcpy(prev, e->data, sizeof(ngx_tracker_peer_state_t));
-
-        if (stopped) {
-            ngx_tracker_cache_delete(cache, e);
-            ngx_shmtx_unlock(&cache->shpool->mutex);
-            return NGX_OK;
-        }
+        ngx_memcpy(&v, e->data, sizeof(ngx_tracker_peer_value_t));
+        prev.uploaded = v.uploaded;
+        prev.downloaded = v.downloaded;
+        prev.seen = v.seen;
+        prev.jpos = v.jpos;
+        prev.seeder = (e->flags & NGX_TRACKER_ENTRY_SEEDER) ? 1 : 0;
+        prev.completed = (e->flags & NGX_TRACKER_ENTRY_COMPLETED) ? 1 : 0;
 
         ngx_queue_remove(&e->lru);
         ngx_queue_insert_head(&cache->sh->lru, &e->lru);
@@ -532,14 +534,25 @@ ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
             ngx_shmtx_unlock(&cache->shpool->mutex);
             return NGX_ERROR;
         }
-
-        e->flags = NGX_TRACKER_ENTRY_FOUND;
     }
 
-    if (e && !stopped) {
+    update(data, &prev, now);
+
+    if (e && stopped) {
+        ngx_tracker_cache_delete(cache, e);
+
+    } else if (e) {
+        v.uploaded = now->uploaded;
+        v.downloaded = now->downloaded;
+        v.seen = now->seen;
+        v.jpos = now->jpos;
+        ngx_memcpy(e->data, &v, sizeof(ngx_tracker_peer_value_t));
+
         /* a peer completes once; the flag outlives later announces */
-        now->completed |= prev->completed;
-        ngx_memcpy(e->data, now, sizeof(ngx_tracker_peer_state_t));
+        e->flags = NGX_TRACKER_ENTRY_FOUND
+                   | (now->seeder ? NGX_TRACKER_ENTRY_SEEDER : 0)
+                   | ((now->completed || prev.completed)
+                      ? NGX_TRACKER_ENTRY_COMPLETED : 0);
         e->expires = now->seen + (uint32_t) cache->peer_timeout;
     }
 
