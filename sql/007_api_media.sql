@@ -197,7 +197,18 @@ RETURNS TABLE (status int, content_type text, disposition text, body bytea)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN QUERY
-    SELECT o.* FROM api_ok(jsonb_build_object(
+    -- one pass over the listed torrents for "torrents" and "peers"
+    WITH tt AS (
+        SELECT count(*) AS total,
+               count(*) FILTER (
+                   WHERE t.uploaded_at > now() - interval '1 day') AS new_1d,
+               coalesce(sum(t.completed), 0) AS downloads,
+               coalesce(sum(t.seeders), 0) AS seeders,
+               coalesce(sum(t.leechers), 0) AS leechers
+        FROM torrents t
+        WHERE t.status = 1 AND t.deleted IS NULL
+    )
+    SELECT o.* FROM tt, LATERAL api_ok(jsonb_build_object(
         'created_at', api_ms(now()),
         'top_media_1w', coalesce((
             SELECT jsonb_agg(jsonb_build_object(
@@ -237,20 +248,11 @@ BEGIN
                               WHERE t.status = 1 AND t.deleted IS NULL
                                 AND t.uploaded_at > now() - interval '30 days'
                                 AND g.deleted IS NULL))),
-        'torrents', (
-            SELECT jsonb_build_object(
-                'total', count(*),
-                'new_1d', count(*) FILTER (
-                              WHERE t.uploaded_at > now() - interval '1 day'),
-                'total_downloads', coalesce(sum(t.completed), 0))
-            FROM torrents t
-            WHERE t.status = 1 AND t.deleted IS NULL),
-        'peers', (
-            SELECT jsonb_build_object(
-                'seeders', coalesce(sum(t.seeders), 0),
-                'leechers', coalesce(sum(t.leechers), 0))
-            FROM torrents t
-            WHERE t.status = 1 AND t.deleted IS NULL))) o;
+        'torrents', jsonb_build_object(
+            'total', tt.total, 'new_1d', tt.new_1d,
+            'total_downloads', tt.downloads),
+        'peers', jsonb_build_object(
+            'seeders', tt.seeders, 'leechers', tt.leechers))) o;
 EXCEPTION
     -- statement_timeout (tracker_database query_timeout=) fired
     WHEN query_canceled THEN
