@@ -8,11 +8,10 @@
 # Data: 10k users, 1k groups, 10k media with 12 episodes each, 100k
 # torrents (one group and one episode each), generated in a database of a
 # throwaway PostgreSQL (build/bench-pg-media, BENCH_PG_PORT=15436), or in
-# BENCH_DB (a conninfo) when given.  nginx: 2 workers on BENCH_PORT (18183),
-# tracker_api with a 1m answer cache.
+# BENCH_DB (a conninfo) when given.  nginx: bench/nginx.sh's (2 workers,
+# /api/v1/ with a 1m answer cache) on BENCH_PORT (18183).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-nginx=${NGINX:-/usr/sbin/nginx}
 port=${BENCH_PORT:-18183}
 secs=${1:-10} conns=${2:-64}
 prefix=$top/build/bench-api-media
@@ -22,8 +21,7 @@ command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; e
 make -s -C "$top" all >/dev/null
 
 cleanup() {
-    [ -f "$prefix/logs/nginx.pid" ] \
-        && "$nginx" -p "$prefix/" -c conf/nginx.conf -s stop || true
+    "$top/bench/nginx.sh" stop "$prefix" || true
     [ -n "${BENCH_DB:-}" ] || "$top/sql/pg.sh" stop "$pgdir" >/dev/null
 }
 
@@ -76,30 +74,9 @@ ANALYZE;
 SQL
 fi
 
-mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
-cat > "$prefix/conf/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module $top/build/modules/ngx_http_tracker_module.so;
-worker_processes 2;
-pid logs/nginx.pid;
-error_log logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;
-    uwsgi_temp_path tmp; scgi_temp_path tmp;
-    tracker_database "$db" pool=8 queue=4096;
-    tracker_api_cache_zone bench_api:1m;
-    server {
-        listen 127.0.0.1:$port reuseport backlog=4096;
-        keepalive_requests 100000;
-        location /api/v1/ { tracker_api; }
-    }
-}
-CONF
-"$nginx" -p "$prefix/" -c conf/nginx.conf
+BENCH_DB=$db BENCH_PRIVATE=0 BENCH_POOL=8 \
+    "$top/bench/nginx.sh" start "$prefix" "$port" 16m
 base=http://127.0.0.1:$port/api/v1
-for _ in $(seq 50); do curl -fs "$base/health" >/dev/null && break; sleep 0.1; done
 
 echo "first /stats (computed): $(curl -s -o /dev/null -w '%{time_total}' "$base/stats") s"
 
