@@ -396,9 +396,10 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
     ngx_str_t                    type;
     PGresult                    *res;
     ngx_connection_t            *c;
-    ngx_table_elt_t               *h;
-    ngx_http_request_t            *r;
-    ngx_http_tracker_api_ctx_t    *ctx = q->data;
+    ngx_table_elt_t             *h;
+    ngx_http_request_t          *r;
+    ngx_http_tracker_api_ctx_t  *ctx = q->data;
+
     ngx_http_tracker_main_conf_t  *tmcf;
 
     r = ctx->r;
