@@ -21,6 +21,8 @@ typedef struct {
     int                             lengths[2];
     int                             formats[2];
     u_char                          key_hash[2 * 32 + 1];
+    const ngx_tracker_api_route_t  *route;
+    ngx_str_t                       cache_key;  /* set: keep the answer */
 } ngx_http_tracker_api_ctx_t;
 
 
@@ -34,6 +36,8 @@ static ngx_int_t ngx_http_tracker_api_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 static ngx_int_t ngx_http_tracker_api_invalid(ngx_http_request_t *r,
     ngx_tracker_api_invalid_t *invalid);
+static ngx_int_t ngx_http_tracker_api_cached(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args);
 
 size_t ngx_tracker_api_args_size(ngx_http_request_t *r,
     const ngx_tracker_api_param_t *params);
@@ -91,6 +95,7 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
     }
 
     ctx->r = r;
+    ctx->route = route;
 
     rc = ngx_http_tracker_api_key(r, ctx->key_hash);
     if (rc == NGX_ERROR) {
@@ -141,6 +146,13 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tracker api: \"%V\" args:%V", &path, &args);
+
+    if (route->cache_ttl) {
+        rc = ngx_http_tracker_api_cached(r, ctx, &args);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
 
     ctx->values[0] = ctx->key_hash[0] ? (const char *) ctx->key_hash : NULL;
     ctx->values[1] = (const char *) args.data;
@@ -388,6 +400,8 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
     ngx_http_request_t          *r;
     ngx_http_tracker_api_ctx_t  *ctx = q->data;
 
+    ngx_http_tracker_main_conf_t  *tmcf;
+
     r = ctx->r;
     c = r->connection;
     res = q->res[0];
@@ -459,6 +473,18 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
 
     ngx_memcpy(body, PQgetvalue(res, 0, 3), len);
 
+    if (status == NGX_HTTP_OK && ctx->cache_key.len
+        && PQgetisnull(res, 0, 1))
+    {
+        tmcf = ngx_http_get_module_main_conf(r, ngx_http_tracker_module);
+        ngx_tracker_api_cache_put(tmcf->api_cache, &ctx->cache_key,
+                                  tmcf->api_cache->ttl
+                                  ? tmcf->api_cache->ttl
+                                  : ctx->route->cache_ttl,
+                                  &(ngx_str_t) { len, body },
+                                  ctx->route->cache_hit, c->log);
+    }
+
     rc = ngx_http_tracker_send_type(r, status, &type, body, len);
 
 done:
@@ -511,4 +537,58 @@ ngx_http_tracker_api_invalid(ngx_http_request_t *r,
 
     return ngx_http_tracker_send_json(r, NGX_HTTP_BAD_REQUEST, body,
                                       p - body);
+}
+
+
+/*
+ * Routes with a cache_ttl: the answer kept in tracker_api_cache_zone, if
+ * any (NGX_DECLINED: none, ctx->cache_key set so the database's answer is
+ * kept).  The key is the route and its arguments, never the caller: such
+ * routes answer everyone alike.
+ */
+static ngx_int_t
+ngx_http_tracker_api_cached(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args)
+{
+    u_char                        *p;
+    size_t                         len;
+    ngx_int_t                      rc;
+    ngx_str_t                      body;
+    ngx_http_tracker_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tracker_module);
+
+    if (tmcf->api_cache == NULL) {
+        return NGX_DECLINED;
+    }
+
+    len = ngx_strlen(ctx->route->pattern);
+
+    p = ngx_pnalloc(r->pool, len + 1 + args->len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->cache_key.data = p;
+    p = ngx_cpymem(p, ctx->route->pattern, len);
+    *p++ = ' ';
+    p = ngx_cpymem(p, args->data, args->len);
+    ctx->cache_key.len = p - ctx->cache_key.data;
+
+    rc = ngx_tracker_api_cache_get(tmcf->api_cache, &ctx->cache_key, r->pool,
+                                   &body);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tracker api: \"%s\" from the cache",
+                   ctx->route->pattern);
+
+    return ngx_http_tracker_send_json(r, NGX_HTTP_OK, body.data, body.len);
 }

@@ -58,19 +58,29 @@ typedef struct {
     ngx_uint_t                  auth;
     const char                 *sql;          /* the whole statement */
     const ngx_tracker_api_param_t  *params;   /* NULL-name terminated */
+
+    /*
+     * Answer cache (tracker_api_cache_zone): > 0 keeps a 200 answer that
+     * is the same for every caller this long; served from the cache it
+     * carries "message": cache_hit.
+     */
+    ngx_msec_t                  cache_ttl;
+    const char                 *cache_hit;
 } ngx_tracker_api_route_t;
 
 
 /*
  * One table per group of endpoints (ngx_tracker_api_<group>.c), each ended
- * by a NULL pattern; ngx_tracker_api_routes.c lists the tables.
+ * by a NULL pattern; ngx_tracker_api_routes.c lists the tables.  Routes use
+ * designated initialisers: a positional one that leaves out fields added
+ * later fails -Wmissing-field-initializers.
  */
 extern const ngx_tracker_api_route_t  *ngx_tracker_api_tables[];
 
 #define NGX_TRACKER_API_SQL(fn)                                               \
     "SELECT status, content_type, disposition, body FROM " fn "($1, $2)"
 
-#define ngx_tracker_api_null_route  { 0, NULL, 0, NULL, NULL }
+#define ngx_tracker_api_null_route  { .pattern = NULL }
 
 
 /* validation (ngx_tracker_api_validate.c) */
