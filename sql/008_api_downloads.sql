@@ -125,6 +125,7 @@ DECLARE
     u users;
     v_announce text;
     v_tracker text;
+    v_disposition text := api_attachment('torrents.zip');
 BEGIN
     u := api_user(p_key);
     v_announce := api_announce_url(u, (p_args->>'public')::boolean);
@@ -148,8 +149,7 @@ BEGIN
                    AS dup
         FROM files f
     )
-    SELECT 200, 'application/zip',
-           api_attachment('torrents.zip'),
+    SELECT 200, 'application/zip', v_disposition,
            d.torrent_data, v_announce, v_tracker,
            d.base || CASE WHEN d.dup > 1 THEN ' (' || d.dup || ')' ELSE '' END
                   || '.torrent'

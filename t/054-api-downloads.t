@@ -496,6 +496,13 @@ is_error(req(PATCH => '/torrents/bulk/download',
 is_error(req(PATCH => "/torrents/$tid{multi}/download", body => '{}'), 405,
          'Method not allowed.', 'PATCH on a single download');
 
+# JSON routes are unchanged by the file kinds and body reading
+{
+    my $res = req(GET => '/langs');
+    is($res->{status}, 200, 'a JSON route still answers');
+    is(json_of($res)->{error}, JSON::PP::false, 'a JSON route: its body');
+}
+
 # the database is down --------------------------------------------------------
 
 my $gone = 'host=' . $ngx->prefix . ' port=1 dbname=none user=none';
