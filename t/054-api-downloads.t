@@ -28,7 +28,9 @@ my $down = TrackerNginx->new(name => 'api-dl-down', port_offset => 1);
 
 END { local $?; $ngx->quit('TERM') if $ngx; $down->quit('TERM') if $down }
 
-sub q1 { my @r = PgTest::psql($db, shift); return $r[0] }
+# fixtures go in as one script: one psql run, not one per row
+my @sql;
+sub q1 { push @sql, shift() . ';' }
 
 # bencode -----------------------------------------------------------------
 
@@ -140,7 +142,7 @@ sub add {
     my $title = $o{title} // "Torrent $tag";
     utf8::encode($title);
     $title =~ s/'/''/g;
-    $tid{$tag} = q1("INSERT INTO torrents (info_hash, torrent_data, title,
+    q1("INSERT INTO torrents (info_hash, torrent_data, title,
         status, deleted, hidden, uploader_id)
         SELECT '\\x" . unpack('H*', $ih) . "', "
         . (defined $o{data} && $o{data} eq '' ? 'NULL'
@@ -148,8 +150,7 @@ sub add {
         . ", '$title', " . ($o{status} // 1) . ", "
         . ($o{deleted} ? 'now()' : 'NULL') . ", "
         . ($o{hidden} ? 'true' : 'false') . ", id
-        FROM users WHERE username = '" . ($o{uploader} // 'alice') . "'
-        RETURNING id");
+        FROM users WHERE username = '" . ($o{uploader} // 'alice') . "'");
 }
 
 add('multi', top => {
@@ -172,6 +173,17 @@ add('truncated', data => 'd4:infod6:lengthi1e');
 add('dup1', title => 'Same Title');
 add('dup2', title => 'same title');
 add('weird', title => qq{a/b\\c:"quoted" <\x{e9}t\x{e9}> \x{65e5}.}) ;
+
+PgTest::psql($db, join "\n", @sql);
+
+for my $row (PgTest::psql($db, "SELECT encode(info_hash, 'hex'), id
+                               FROM torrents")) {
+    my ($hex, $id) = split /\t/, $row;
+    my ($tag) = grep { unpack('H*', $ih{$_}) eq $hex } keys %ih;
+    $tid{$tag} = $id if $tag;
+}
+
+is(scalar(keys %tid), scalar(keys %ih), 'fixtures inserted');
 
 # nginx ---------------------------------------------------------------------
 
