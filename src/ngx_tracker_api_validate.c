@@ -35,9 +35,6 @@ static u_char *ngx_tracker_api_json_str(u_char *p, u_char *s, size_t len);
 #define NGX_TRACKER_API_BAD_ITEM_TYPE  9
 #define NGX_TRACKER_API_BAD_OBJECT     10
 
-/* a list of ids may be long; other values are short */
-#define NGX_TRACKER_API_MAX_LIST   65536
-
 
 static const char  *ngx_tracker_api_type_names[] = {
     "string", "integer", "number", "boolean", "string", "array"
@@ -50,7 +47,7 @@ ngx_tracker_api_validate(ngx_http_request_t *r,
     ngx_str_t *args, ngx_tracker_api_invalid_t *invalid)
 {
     u_char                         *p, *v;
-    size_t                          len, n, max;
+    size_t                          len, n;
     int64_t                         num;
     ngx_int_t                       rc, found;
     ngx_str_t                       raw;
@@ -112,11 +109,14 @@ ngx_tracker_api_validate(ngx_http_request_t *r,
             len = raw.len;
 
         } else {
-            max = (pa->type == NGX_TRACKER_API_LIST)
-                  ? NGX_TRACKER_API_MAX_LIST : NGX_TRACKER_API_MAX_VALUE;
-
-            if (raw.len > max) {
-                raw.len = max + 1;
+            /*
+             * a list is counted whole (the URL's own limit bounds it);
+             * other values beyond the cap fail their checks anyway
+             */
+            if (pa->type != NGX_TRACKER_API_LIST
+                && raw.len > NGX_TRACKER_API_MAX_VALUE)
+            {
+                raw.len = NGX_TRACKER_API_MAX_VALUE + 1;
             }
 
             v = ngx_pnalloc(r->pool, raw.len + 1);
