@@ -7,7 +7,7 @@
  * checks rely on: every recorded text lies within the scratch buffer;
  * booleans are "true" or "false"; a body accepted here is JSON for
  * yajl's tree parser too, and one it refuses is not (unless only nested
- * too deep, which this parser refuses on purpose).
+ * too deep or commented, which this parser refuses on purpose).
  */
 
 #include "ngx_tracker_json.h"
@@ -92,7 +92,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == NGX_OK) {
             assert(tree != NULL);
 
-        } else if (strcmp(b.error, "nested too deep") != 0) {
+        } else if (strcmp(b.error, "nested too deep") != 0
+                   && memchr(p, '/', size) == NULL)
+        {
+            /* yajl_tree_parse() allows comments, which bodies may not */
             assert(tree == NULL);
         }
 
