@@ -440,7 +440,9 @@ BEGIN
                            FROM eps e WHERE e.media_id = pm.media_id),
                            '[]')))
                    ORDER BY pm.latest DESC) AS j
-        FROM per_media pm JOIN media m ON m.id = pm.media_id
+        FROM per_media pm
+        -- one primary-key probe per media (a hash join reads them all)
+        CROSS JOIN LATERAL (SELECT * FROM media WHERE id = pm.media_id) m
     ),
     -- every torrent credited to the group itself, listed or not
     own AS (
@@ -472,11 +474,13 @@ BEGIN
                    'anonymous', o.anonymous,
                    'active', l.active,
                    'initiator', l.initiator_id = o.id) AS j
-        FROM group_links l
-        JOIN groups o ON o.id = CASE WHEN l.parent_id = g.id
-                                     THEN l.child_id ELSE l.parent_id END
-        WHERE (l.parent_id = g.id OR l.child_id = g.id)
-          AND o.deleted IS NULL AND (l.active OR manage)
+        FROM (SELECT *, child_id AS other FROM group_links
+              WHERE parent_id = g.id
+              UNION ALL
+              SELECT *, parent_id FROM group_links
+              WHERE child_id = g.id) l
+        JOIN groups o ON o.id = l.other
+        WHERE o.deleted IS NULL AND (l.active OR manage)
     )
     SELECT a.* FROM stats s, api_ok(
         api_users_group_json(g)
@@ -508,7 +512,9 @@ END
 $$;
 
 -- Name search over the trigram index groups_search (display name and
--- display tag), paged; counts for the sorts that need them.
+-- display tag), paged.  Sorted by a column, only the page's groups are
+-- counted (nested loops over indexes); sorted by a count, every group
+-- needs its counts, which one hash aggregate over the credits computes.
 CREATE FUNCTION api_groups_search(p_key text, p_args jsonb)
 RETURNS TABLE (status int, content_type text, disposition text, body bytea)
 LANGUAGE plpgsql STABLE AS $$
@@ -524,9 +530,35 @@ DECLARE
                         WHEN 'downloads' THEN 'c.download_count'
                         WHEN 'name' THEN 'g.name'
                         ELSE 'g.created_at' END;
+    counts  text;
     page    jsonb;
 BEGIN
-    -- the sort key is one of the fixed expressions above, never input
+    IF key LIKE 'c.%' THEN
+        counts := $c$
+            LEFT JOIN (
+                SELECT tg.group_id, count(*) AS n, sum(t.completed) AS dl
+                FROM torrent_groups tg JOIN torrents t ON t.id = tg.torrent_id
+                WHERE api_users_listed(t)
+                GROUP BY tg.group_id) tc ON tc.group_id = g.id
+            LEFT JOIN (
+                SELECT m.group_id, count(*) AS n FROM group_members m
+                GROUP BY m.group_id) mc ON mc.group_id = g.id
+            CROSS JOIN LATERAL (
+                SELECT coalesce(mc.n, 0) AS member_count,
+                       coalesce(tc.n, 0) AS torrent_count,
+                       coalesce(tc.dl, 0) AS download_count) c$c$;
+    ELSE
+        counts := $c$
+            CROSS JOIN LATERAL (
+                SELECT (SELECT count(*) FROM group_members m
+                        WHERE m.group_id = g.id) AS member_count,
+                       count(*) AS torrent_count,
+                       coalesce(sum(t.completed), 0) AS download_count
+                FROM torrent_groups tg JOIN torrents t ON t.id = tg.torrent_id
+                WHERE tg.group_id = g.id AND api_users_listed(t)) c$c$;
+    END IF;
+
+    -- the sort key and the counts are fixed texts above, never input
     EXECUTE format($q$
         SELECT coalesce(jsonb_agg(r.j ORDER BY r.k %2$s, r.id %2$s), '[]')
         FROM (
@@ -535,21 +567,13 @@ BEGIN
                        'member_count', c.member_count::text,
                        'torrent_count', c.torrent_count::text,
                        'download_count', c.download_count::text) AS j
-            FROM groups g
-            CROSS JOIN LATERAL (
-                SELECT (SELECT count(*) FROM group_members m
-                        WHERE m.group_id = g.id) AS member_count,
-                       count(*) AS torrent_count,
-                       coalesce(sum(t.completed), 0) AS download_count
-                FROM torrent_groups tg JOIN torrents t ON t.id = tg.torrent_id
-                WHERE tg.group_id = g.id AND api_users_listed(t)
-            ) c
+            FROM groups g %3$s
             WHERE g.deleted IS NULL
               AND ($1 IS NULL
                    OR (g.display_name || ' ' || g.display_tag) ILIKE $1)
             ORDER BY %1$s %2$s, g.id %2$s
             LIMIT $2 OFFSET $3
-        ) r$q$, key, ord)
+        ) r$q$, key, ord, counts)
     INTO page
     USING '%' || replace(replace(replace(q, '\', '\\'), '%', '\%'), '_', '\_')
               || '%',

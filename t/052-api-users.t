@@ -641,7 +641,8 @@ my $invite = {
 
 ($s, $b) = api('/invites/3001');
 is($s, 200, 'invite: 200');
-same($b, { error => $F, data => $invite }, 'invite without a key: no recipient');
+same($b, { error => $F, data => $invite },
+     'invite without a key: no recipient');
 
 ($s, $b) = api('/invites/3001?key=' . ('c' x 32));
 same($b, { error => $F, data => $invite },
