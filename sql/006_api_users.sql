@@ -519,7 +519,8 @@ CREATE FUNCTION api_groups_search(p_key text, p_args jsonb)
 RETURNS TABLE (status int, content_type text, disposition text, body bytea)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    q       text := nullif(p_args->>'query', '');
+    -- blank is no filter (a space would match the joining space)
+    q       text := nullif(btrim(p_args->>'query'), '');
     lim     int := coalesce((p_args->>'limit')::int, 50);
     off     int := coalesce((p_args->>'offset')::int, 0);
     ord     text := CASE p_args->>'order' WHEN 'asc' THEN 'ASC'

@@ -476,6 +476,10 @@ same($b, {
         message => 'must NOT have more than 64 characters' } ] },
     'user search, query too long: the maxLength error');
 
+($s, $b) = api('/users/search?query=%FF', 'key-neko');
+is($s, 400, 'user search, invalid UTF-8: 400');
+is($b->{validate_errors}[0]{keyword}, 'type', '... a type error');
+
 # --- GET /groups/<id> -------------------------------------------------------
 
 my $media = [ {
@@ -586,6 +590,9 @@ search_is('?query=exsub', [2001], 0, 'by display tag');
 search_is('?query=ENCODERS', [2002], 0, 'by display name, any case');
 search_is('?query=%25', [], 0, 'a % is a character, not a wildcard');
 search_is('?query=gone', [], 0, 'deleted groups are not found');
+search_is('?query=%20%20', [2003, 2002, 2001], 0, 'a blank query is none');
+search_is('?query=%20exsubs%20', [2001], 0, 'surrounding blanks ignored');
+search_is('?offset=5', [], 0, 'past the end: empty, no more');
 
 sub invalid_is {
     my ($query, $name, $message, $err) = @_;
