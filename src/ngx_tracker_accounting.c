@@ -113,7 +113,7 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
 
     cur.uploaded = a->uploaded;
     cur.downloaded = a->downloaded;
-    cur.seen = now;
+    cur.seen = (uint32_t) now;
     cur.seeder = (a->left == 0);
     cur.completed = (a->event == NGX_TRACKER_EVENT_COMPLETED);
 
@@ -149,7 +149,7 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
         d.downloaded = ngx_tracker_scale(down, dl_percent);
 
         /* the time since the last announce, in the role it had then */
-        elapsed = now - prev.seen;
+        elapsed = now - (time_t) prev.seen;
 
         if (elapsed < 0) {
             elapsed = 0;

@@ -52,27 +52,30 @@ typedef struct {
 typedef struct {
     uint64_t                     uploaded;
     uint64_t                     downloaded;
-    time_t                       seen;
+    uint32_t                     seen;          /* unix time; 0: never */
     unsigned                     seeder:1;
     unsigned                     completed:1;
 } ngx_tracker_peer_state_t;
 
 
+/*
+ * An entry is this header, then its value (the kind's struct), then its
+ * key, all in one slab chunk: a peer state (24-byte value, 36-byte key)
+ * fits the 128-byte slot, as do users and torrents.
+ */
 typedef struct {
     ngx_rbtree_node_t            node;
     ngx_queue_t                  lru;
-    time_t                       expires;
-    time_t                       refreshing;    /* when a refresh began */
+    uint32_t                     expires;
     u_char                       kind;
-    u_char                       found;         /* 0: negative entry */
+    u_char                       flags;
     u_char                       keylen;
-    union {
-        ngx_tracker_user_t          user;
-        ngx_tracker_torrent_info_t  torrent;
-        ngx_tracker_peer_state_t    peer;
-    } v;
-    u_char                       key[1];
+    u_char                       refreshed;     /* low byte of the time */
+    u_char                       data[1];
 } ngx_tracker_entry_t;
+
+#define NGX_TRACKER_ENTRY_FOUND       0x01    /* 0: a negative entry */
+#define NGX_TRACKER_ENTRY_REFRESHING  0x02
 
 
 /* one accounting delta: one announce of one peer */
