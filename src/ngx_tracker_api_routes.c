@@ -13,11 +13,13 @@
 extern const ngx_tracker_api_route_t  ngx_tracker_api_site_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_media_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_downloads_routes[];
+extern const ngx_tracker_api_route_t  ngx_tracker_api_users_routes[];
 
 
 const ngx_tracker_api_route_t  *ngx_tracker_api_tables[] = {
     ngx_tracker_api_site_routes,
     ngx_tracker_api_media_routes,
     ngx_tracker_api_downloads_routes,
+    ngx_tracker_api_users_routes,
     NULL
 };
