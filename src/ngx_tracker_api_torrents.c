@@ -1,0 +1,20 @@
+
+/*
+ * ngx_tracker: JSON API endpoints of one torrent: its page and its
+ * comments (sql/004_api_torrents.sql).
+ */
+
+#include "ngx_tracker_module.h"
+#include "ngx_tracker_api.h"
+
+
+const ngx_tracker_api_route_t  ngx_tracker_api_torrents_routes[] = {
+
+    { NGX_HTTP_GET, "torrents/*", NGX_TRACKER_API_AUTH_OPTIONAL,
+      NGX_TRACKER_API_SQL("api_torrent"), NULL },
+
+    { NGX_HTTP_GET, "torrents/*/comments", NGX_TRACKER_API_AUTH_OPTIONAL,
+      NGX_TRACKER_API_SQL("api_torrent_comments"), NULL },
+
+    ngx_tracker_api_null_route
+};
