@@ -100,7 +100,8 @@ my %data = map { $_ => 'd8:announce' . benc("$pub/$pk{up}")
                        . '13:announce-list'
                        . benc([["$pub/$pk{up}"],
                                ['udp://open.example:1337/announce',
-                                'http://other.example/announce?x=1&y'],
+                                'http://other.example/announce?x=1&y',
+                                'http://tracker.test:80801/announce'],
                                ['udp://open.example:1337/announce']])
                        . "4:info$info{$_}e" } keys %info;
 
@@ -247,8 +248,10 @@ sub magnet {
            . join('', map { '&tr=' . $enc->($_) } @tr);
 }
 
+# (the last one only looks like our origin)
 my @foreign = ('udp://open.example:1337/announce',
-               'http://other.example/announce?x=1&y');
+               'http://other.example/announce?x=1&y',
+               'http://tracker.test:80801/announce');
 my $ih_main = sha1_hex($info{main});
 
 # --- GET /torrents/<id>, anonymous ---
