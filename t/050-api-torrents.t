@@ -454,6 +454,25 @@ is(q1("SELECT array_to_string(torrent_trackers(" . hexlit(
           'd1:ai5e8:announce' . benc('udp://a.example:1/x') . '4:infod'
           . '8:announce' . benc('http://late.example/') . 'ee') . "), ' ')"),
    'udp://a.example:1/x', 'keys before announce skipped; nothing after info');
+# every truncation of a real file, and random byte mutations of it
+# (fixed seed): the walk over untrusted bytes never raises, never loops
+{
+    srand(4242);
+    my $good = $data{main};
+    my @inputs = map { substr($good, 0, $_) } 0 .. length($good) - 1;
+    for (1 .. 300) {
+        my $m = $good;
+        for (1 .. 1 + int rand 4) {
+            substr($m, int rand length $m, 1) = chr int rand 256;
+        }
+        push @inputs, $m;
+    }
+    my $n = q1("SELECT count(torrent_trackers(d)) FROM (VALUES "
+               . join(', ', map { '(' . hexlit($_) . '::bytea)' } @inputs)
+               . ") v(d)");
+    is($n, scalar @inputs, 'truncated and mutated files: an array for each '
+       . '(' . scalar(@inputs) . ' inputs)');
+}
 is(q1("SELECT cardinality(torrent_trackers(" . hexlit(
           'd8:announce' . benc("ftp://x.example/") . 'e') . "))"), 0,
    'only tracker URL schemes kept');
