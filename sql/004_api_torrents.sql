@@ -161,21 +161,25 @@ CREATE TRIGGER torrents_trackers_fill
 UPDATE torrents SET trackers = torrent_trackers(torrent_data)
 WHERE torrent_data IS NOT NULL;
 
--- Rendering helpers -------------------------------------------------------------
+-- Rendering helpers -------------------------------------------------------
 
 -- RFC 3986 percent-encoding of UTF-8 text (magnet parameters): all but
 -- the unreserved characters.  Printable ASCII (URLs, most titles) goes
--- through a chain of replace() calls, written out below by a DO block;
--- anything else through the hex of its bytes.  Both are set-based: a
--- byte-by-byte string_agg was the bulk of a torrent's rendering time.
+-- through a chain of replace() calls, written out below by a DO block (about
+-- six times cheaper than a per-byte aggregate); anything else through the
+-- hex of its bytes, two hex digits at a time.
 CREATE FUNCTION api_urlencode_bytes(p text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT coalesce(string_agg(
-               CASE WHEN m[1] ~ '^(3[0-9]|4[1-9a-f]|5[0-9a]|6[1-9a-f]|7[0-9a]|2d|2e|5f|7e)$'
-                    THEN chr(('x' || m[1])::bit(8)::int)
-                    ELSE '%' || upper(m[1]) END, ''), '')
-    FROM regexp_matches(encode(convert_to(p, 'UTF8'), 'hex'), '(..)', 'g')
-        AS m
+               CASE WHEN h IN ('2d', '2e', '5f', '7e')
+                         OR h BETWEEN '30' AND '39'
+                         OR h BETWEEN '41' AND '5a'
+                         OR h BETWEEN '61' AND '7a'
+                    THEN chr(('x' || h)::bit(8)::int)
+                    ELSE '%' || upper(h) END, ''), '')
+    FROM (SELECT m[1] COLLATE "C" AS h
+          FROM regexp_matches(encode(convert_to(p, 'UTF8'), 'hex'), '(..)',
+                              'g') AS m) pairs
 $$;
 
 DO $do$

@@ -441,7 +441,8 @@ is($j->{data}{upgraded}, $tid{main}, 'upgraded: the new torrent\'s id');
 
 is(q1("SELECT array_to_string(trackers, ' ') FROM torrents
        WHERE id = $tid{main}"),
-   "$pub/$pk{up} @foreign", 'trackers: announce then announce-list, deduplicated');
+   "$pub/$pk{up} @foreign",
+   'trackers: announce then announce-list, deduplicated');
 my @bad = ("d8:announce", "d8:announce99:x", "li1ee", "d8:announcei1e",
            "d13:announce-listl5:abcdee4:infod", "d1:ai1x");
 my @got = PgTest::psql($db, join '', map {
@@ -473,6 +474,10 @@ is(q1("SELECT array_to_string(torrent_trackers(" . hexlit(
     is($n, scalar @inputs, 'truncated and mutated files: an array for each '
        . '(' . scalar(@inputs) . ' inputs)');
 }
+is(q1("SELECT api_urlencode_bytes('A-z_0.9~ é%/') || ' '
+       || api_urlencode('A-z_0.9~ é%/') || ' ' || api_urlencode('~%25 +')"),
+   'A-z_0.9~%20%C3%A9%25%2F A-z_0.9~%20%C3%A9%25%2F ~%2525%20%2B',
+   'percent-encoding: both paths agree, only unreserved characters kept');
 is(q1("SELECT cardinality(torrent_trackers(" . hexlit(
           'd8:announce' . benc("ftp://x.example/") . 'e') . "))"), 0,
    'only tracker URL schemes kept');
