@@ -23,8 +23,8 @@ use PgTest;
 use TrackerNginx;
 
 my $db = PgTest::fresh_db();
-my $ngx = TrackerNginx->new(name => 'api-torrents', port_offset => 0);
-my $down = TrackerNginx->new(name => 'api-torrents-down', port_offset => 1);
+my $ngx = TrackerNginx->new(name => 'api-torrents', port_offset => 2);
+my $down = TrackerNginx->new(name => 'api-torrents-down', port_offset => 3);
 
 END {
     local $?;
