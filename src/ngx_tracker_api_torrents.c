@@ -10,11 +10,13 @@
 
 const ngx_tracker_api_route_t  ngx_tracker_api_torrents_routes[] = {
 
-    { NGX_HTTP_GET, "torrents/*", NGX_TRACKER_API_AUTH_OPTIONAL,
-      NGX_TRACKER_API_SQL("api_torrent"), NULL },
+    { .methods = NGX_HTTP_GET, .pattern = "torrents/*",
+      .auth = NGX_TRACKER_API_AUTH_OPTIONAL,
+      .sql = NGX_TRACKER_API_SQL("api_torrent") },
 
-    { NGX_HTTP_GET, "torrents/*/comments", NGX_TRACKER_API_AUTH_OPTIONAL,
-      NGX_TRACKER_API_SQL("api_torrent_comments"), NULL },
+    { .methods = NGX_HTTP_GET, .pattern = "torrents/*/comments",
+      .auth = NGX_TRACKER_API_AUTH_OPTIONAL,
+      .sql = NGX_TRACKER_API_SQL("api_torrent_comments") },
 
     ngx_tracker_api_null_route
 };
