@@ -14,6 +14,7 @@ extern const ngx_tracker_api_route_t  ngx_tracker_api_site_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_media_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_downloads_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_users_routes[];
+extern const ngx_tracker_api_route_t  ngx_tracker_api_torrents_routes[];
 
 
 const ngx_tracker_api_route_t  *ngx_tracker_api_tables[] = {
@@ -21,5 +22,6 @@ const ngx_tracker_api_route_t  *ngx_tracker_api_tables[] = {
     ngx_tracker_api_media_routes,
     ngx_tracker_api_downloads_routes,
     ngx_tracker_api_users_routes,
+    ngx_tracker_api_torrents_routes,
     NULL
 };
