@@ -31,6 +31,9 @@ NGX_OBJS     := $(BUILD)/objs-src
 endif
 
 MODULE       := $(BUILD)/modules/ngx_http_tracker_module.so
+# the UDP tracker: load after ngx_stream_module.so and MODULE
+UDP_MODULE   := $(BUILD)/modules/ngx_stream_tracker_module.so
+STREAM_SO    ?= /usr/lib/nginx/modules/ngx_stream_module.so
 SOURCES      := config $(wildcard src/*.c src/*.h)
 RUN          := $(BUILD)/run
 PORT         ?= 8080
@@ -47,7 +50,7 @@ DEB_PKGS     := nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev 
 
 .PHONY: all deps run stop test bench fuzz clean
 
-all: $(MODULE)
+all: $(MODULE) $(UDP_MODULE)
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -80,6 +83,9 @@ $(MODULE): $(NGX_OBJS)/Makefile $(SOURCES)
 	@mkdir -p $(dir $@)
 	@# a new inode: a running nginx keeps its mapping of the old file
 	cp $(NGX_OBJS)/ngx_http_tracker_module.so $@.tmp && mv -f $@.tmp $@
+
+$(UDP_MODULE): $(MODULE)
+	cp $(NGX_OBJS)/ngx_stream_tracker_module.so $@.tmp && mv -f $@.tmp $@
 
 # A private prefix under build/run: modules/ holds links to the .so files,
 # so conf.example's relative load_module lines work unchanged.
