@@ -33,9 +33,11 @@
 /* replies stay within an unfragmented datagram (IPv6 minimum MTU) */
 #define NGX_STREAM_TRACKER_UDP_MAX_PEERS4  200
 #define NGX_STREAM_TRACKER_UDP_MAX_PEERS6  67
+/* 1220 and 1226 bytes: room for the larger */
 #define NGX_STREAM_TRACKER_UDP_REPLY_MAX                                     \
     (NGX_TRACKER_UDP_ANNOUNCE_REPLY                                           \
-     + NGX_STREAM_TRACKER_UDP_MAX_PEERS4 * NGX_TRACKER_COMPACT4)
+     + ngx_max(NGX_STREAM_TRACKER_UDP_MAX_PEERS4 * NGX_TRACKER_COMPACT4,      \
+               NGX_STREAM_TRACKER_UDP_MAX_PEERS6 * NGX_TRACKER_COMPACT6))
 
 
 typedef struct {
@@ -106,6 +108,9 @@ static ngx_str_t  ngx_stream_tracker_udp_bad_connid =
     ngx_string("invalid connection id");
 static ngx_str_t  ngx_stream_tracker_udp_expired_connid =
     ngx_string("connection id expired");
+static ngx_str_t  ngx_stream_tracker_udp_bad_event =
+    ngx_string("invalid event: must be 0 (none), 1 (completed), "
+               "2 (started) or 3 (stopped)");
 static ngx_str_t  ngx_stream_tracker_udp_internal =
     ngx_string("internal error");
 
@@ -357,8 +362,8 @@ ngx_stream_tracker_udp_announce(ngx_stream_session_t *s,
 
     if (req->event > NGX_TRACKER_UDP_EVENT_STOPPED) {
         return ngx_stream_tracker_udp_error(sw, req,
-                                   ngx_tracker_err_text(NGX_TRACKER_ERR_EVENT),
-                                   out);
+                                            &ngx_stream_tracker_udp_bad_event,
+                                            out);
     }
 
     if (req->port == 0) {

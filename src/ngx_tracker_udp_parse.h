@@ -30,8 +30,10 @@
 #define NGX_TRACKER_UDP_ANNOUNCE_LEN   98
 #define NGX_TRACKER_UDP_MAX_HASHES     74
 
-/* the longest datagram taken: an announce with 1 KiB of options */
-#define NGX_TRACKER_UDP_MAX_DATAGRAM   1122
+/* the longest datagram taken: a scrape of 74 hashes */
+#define NGX_TRACKER_UDP_MAX_DATAGRAM                                          \
+    (NGX_TRACKER_UDP_HEADER_LEN                                               \
+     + NGX_TRACKER_UDP_MAX_HASHES * NGX_TRACKER_HASH_LEN)
 /* URL data chunks joined; BEP 41 puts no limit, this is generous */
 #define NGX_TRACKER_UDP_URL_MAX        1024
 

@@ -143,6 +143,7 @@ EOF
     # ready when the HTTP port answers (the stream sockets open first)
     for (1 .. 100) {
         if (waitpid($pid, WNOHANG) == $pid) {
+            delete $self->{pid};
             my $err = `cat $root/logs/stderr.log $root/logs/error.log 2>/dev/null`;
             croak "nginx did not start:\n$err";
         }
@@ -160,10 +161,13 @@ sub stop {
     return unless $self->{pid};
     kill 'QUIT', $self->{pid};
     for (1 .. 100) {
-        last if waitpid($self->{pid}, WNOHANG) == $self->{pid};
+        if (waitpid($self->{pid}, WNOHANG) != 0) {
+            delete $self->{pid};
+            return;
+        }
         select undef, undef, undef, 0.05;
     }
-    kill 'KILL', $self->{pid} if kill 0, $self->{pid};
+    kill 'KILL', $self->{pid};
     waitpid($self->{pid}, 0);
     delete $self->{pid};
 }
