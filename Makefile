@@ -1,12 +1,15 @@
 # ngx_tracker: build, run, test and benchmark.
 #
-#   make            build build/modules/ngx_http_tracker_module.so against
+#   make            build build/modules/ngx_http_tracker_module.so (and
+#                   ngx_stream_tracker_module.so, the UDP tracker) against
 #                   Debian's nginx-dev tree (loads into the stock nginx)
 #   make NGINX_SRC=/path/to/nginx-1.x   build against an nginx source tree
 #   make run        install what is missing, build, start nginx on :8080
+#                   (HTTP) and :6969 (UDP); PORT=, UDP_PORT= change them
 #   make stop       stop it
 #   make test       install what is missing, build, run the whole suite
 #   make bench      announce benchmark against `make run`'s nginx
+#   make bench-udp  UDP benchmark beside opentracker (bench/udp.sh)
 #   make fuzz       run the fuzz targets for a while (FUZZ_SECONDS)
 
 SHELL        := /bin/bash
@@ -37,6 +40,7 @@ STREAM_SO    ?= /usr/lib/nginx/modules/ngx_stream_module.so
 SOURCES      := config $(wildcard src/*.c src/*.h)
 RUN          := $(BUILD)/run
 PORT         ?= 8080
+UDP_PORT     ?= 6969
 
 export NGX_TREE NGX_OBJS
 
@@ -48,7 +52,7 @@ DEB_PKGS     := nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev 
                 liblist-moreutils-perl python3 python3-libtorrent curl \
                 clang libclang-rt-14-dev
 
-.PHONY: all deps run stop test bench fuzz clean
+.PHONY: all deps run stop test bench bench-udp fuzz clean
 
 all: $(MODULE) $(UDP_MODULE)
 
@@ -89,17 +93,22 @@ $(UDP_MODULE): $(MODULE)
 
 # A private prefix under build/run: modules/ holds links to the .so files,
 # so conf.example's relative load_module lines work unchanged.
-run: deps $(MODULE) stop
+run: deps $(MODULE) $(UDP_MODULE) stop
 	@mkdir -p $(RUN)/modules $(RUN)/logs $(RUN)/tmp $(RUN)/conf
 	ln -sf $(NDK_SO) $(RUN)/modules/ndk_http_module.so
 	ln -sf $(MODULE) $(RUN)/modules/ngx_http_tracker_module.so
-	sed 's/127.0.0.1:8080/127.0.0.1:$(PORT)/' conf.example > $(RUN)/conf/nginx.conf
+	ln -sf $(STREAM_SO) $(RUN)/modules/ngx_stream_module.so
+	ln -sf $(UDP_MODULE) $(RUN)/modules/ngx_stream_tracker_module.so
+	sed -e 's/127.0.0.1:8080/127.0.0.1:$(PORT)/' \
+	    -e 's/127.0.0.1:6969/127.0.0.1:$(UDP_PORT)/' \
+	    conf.example > $(RUN)/conf/nginx.conf
 	$(NGINX) -p $(RUN)/ -c conf/nginx.conf -t -q
 	$(NGINX) -p $(RUN)/ -c conf/nginx.conf
 	@echo
 	@echo "ngx_tracker is running (open mode)"
 	@echo "  announce: http://127.0.0.1:$(PORT)/announce"
 	@echo "  scrape:   http://127.0.0.1:$(PORT)/scrape"
+	@echo "  UDP:      udp://127.0.0.1:$(UDP_PORT)/announce"
 	@echo "  status:   http://127.0.0.1:$(PORT)/tracker_status"
 	@echo "  logs:     $(RUN)/logs/"
 	@echo "  stop it:  make stop"
@@ -117,7 +126,7 @@ stop:
 # under the compatible runner in t/lib.  `make test TESTS=t/003-scrape.t`
 # runs one file.
 TESTS ?= -r t/
-test: deps $(MODULE)
+test: deps $(MODULE) $(UDP_MODULE)
 	@inc=; perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="-I t/lib"; \
 	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_SLEEP=0.005 \
 	TEST_NGINX_LOAD_MODULES="$(NDK_SO) $(MODULE)" \
@@ -126,6 +135,9 @@ test: deps $(MODULE)
 
 bench: $(MODULE)
 	bench/announce.sh
+
+bench-udp: $(MODULE) $(UDP_MODULE)
+	bench/udp.sh
 
 fuzz: $(NGX_OBJS)/Makefile
 	$(MAKE) -C t/fuzz run

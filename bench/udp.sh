@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# bench/udp.sh - UDP tracker (BEP 15) throughput of ngx_tracker side by side
+# with opentracker's UDP, the same load for both (bench/udp_load.c: connect
+# + announce mix, numwant 30, 80% seeders, Zipf-like torrents, every reply
+# checked).  ngx_tracker runs 2 workers in open mode; opentracker is the
+# Debian build started by ../shared/bench/peers.sh.
+#
+#   bench/udp.sh [seconds=10] [runs=3] [udp_load options...]
+#   ONLY_OURS=1 bench/udp.sh 10 1
+#
+# Ports: BENCH_UDP_PORT (19360) for ngx_tracker (HTTP status one above),
+# OT_PORT (19350) for opentracker.  Prints the median of the runs.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+harness=${HARNESS:-$top/../shared/bench}
+port=${BENCH_UDP_PORT:-19360}
+ot_port=${OT_PORT:-19350}
+secs=${1:-10} runs=${2:-3}
+shift $(( $# > 2 ? 2 : $# ))
+load_opts=("$@")
+prefix=$top/build/bench-udp
+export PEERS_DIR=${PEERS_DIR:-$top/build/peers}
+
+make -s -C "$top" all >/dev/null
+mkdir -p "$top/build"
+gcc -O2 -Wall -Wextra -Werror -o "$top/build/udp_load" \
+    "$top/bench/udp_load.c" -lcrypto -lm -pthread
+
+start_ours() {
+    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
+    cat > "$prefix/conf/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+load_module $top/build/modules/ngx_http_tracker_module.so;
+load_module $top/build/modules/ngx_stream_tracker_module.so;
+worker_processes ${BENCH_WORKERS:-2};
+worker_rlimit_nofile 65536;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+events { worker_connections 16384; multi_accept on; }
+http {
+    access_log off;
+    client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;
+    uwsgi_temp_path tmp; scgi_temp_path tmp;
+    tracker_swarm_zone swarm:256m;
+    server {
+        listen 127.0.0.1:$((port + 1));
+        location = /status { tracker_status swarm; }
+    }
+}
+stream {
+    server {
+        listen 127.0.0.1:$port udp ${BENCH_REUSEPORT-reuseport};
+        tracker_udp swarm;
+    }
+}
+CONF
+    stop_ours
+    /usr/sbin/nginx -p "$prefix/" -c conf/nginx.conf
+    for _ in $(seq 50); do
+        curl -fs "http://127.0.0.1:$((port + 1))/status" >/dev/null && return 0
+        sleep 0.1
+    done
+    echo "bench nginx did not start" >&2; exit 1
+}
+
+stop_ours() {
+    [ -f "$prefix/logs/nginx.pid" ] || return 0
+    /usr/sbin/nginx -p "$prefix/" -c conf/nginx.conf -s stop 2>/dev/null || true
+    for _ in $(seq 50); do [ -f "$prefix/logs/nginx.pid" ] || return 0; sleep 0.1; done
+}
+
+cleanup() {
+    stop_ours
+    [ "${ONLY_OURS:-0}" = 1 ] || "$harness/peers.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# median of the runs' RESULT lines, by announce_rps
+bench() {
+    local name=$1 host=$2 p=$3 out=() line
+    for r in $(seq "$runs"); do
+        line=$("$top/build/udp_load" -d "$secs" "${load_opts[@]}" "$host" "$p" \
+               | grep '^RESULT') || { echo "$name: malformed replies: $line" >&2; exit 1; }
+        echo "  $name run $r: $line" >&2
+        out+=("$line")
+    done
+    printf '%s\n' "${out[@]}" \
+        | sort -t= -k2 -n | sed -n "$(( (runs + 1) / 2 ))p" \
+        | sed "s/^RESULT/$name/"
+}
+
+start_ours
+results=("$(bench ngx_tracker 127.0.0.1 "$port")")
+curl -fs "http://127.0.0.1:$((port + 1))/status" \
+    | grep -o '"udp":{.*' >&2 || true
+stop_ours
+
+if [ "${ONLY_OURS:-0}" != 1 ]; then
+    "$harness/peers.sh" start "$ot_port" 0 0 >&2
+    results+=("$(bench opentracker 127.0.0.1 "$ot_port")")
+    "$harness/peers.sh" stop >&2
+fi
+
+echo
+printf '%-12s %14s %14s %8s %10s %6s\n' tracker announce/s connect/s errors malformed lost
+for r in "${results[@]}"; do
+    set -- $r
+    printf '%-12s %14s %14s %8s %10s %6s\n' "$1" "${2#*=}" "${3#*=}" \
+        "${4#*=}" "${5#*=}" "${6#*=}"
+done
