@@ -51,8 +51,11 @@ ngx_http_tracker_announce_handler(ngx_http_request_t *r)
     ngx_str_t                     passkey;
     ngx_tracker_err_e             err;
     ngx_tracker_swarm_t          *sw;
+    ngx_tracker_user_t            user;
+    ngx_tracker_account_t         acct;
     ngx_tracker_announce_t        a;
     ngx_tracker_announce_args_t   args;
+    ngx_tracker_torrent_info_t    torrent;
     ngx_http_tracker_loc_conf_t  *tlcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -73,13 +76,42 @@ ngx_http_tracker_announce_handler(ngx_http_request_t *r)
         return ngx_http_tracker_failure(r, sw, err);
     }
 
-    /* open mode: a passkey is checked for form only (private mode: PG) */
+    /* open mode checks a passkey for form only */
     ngx_str_null(&passkey);
 
     err = ngx_http_tracker_uri_passkey(r, &ngx_http_tracker_announce_verb,
                                        &passkey);
     if (err != NGX_TRACKER_OK) {
         return ngx_http_tracker_failure(r, sw, err);
+    }
+
+    a.info_hash = args.info_hash;
+
+    if (tlcf->private) {
+        if (passkey.len == 0) {
+            passkey = args.passkey;
+        }
+
+        rc = ngx_http_tracker_private_resolve(r,
+                                             ngx_http_tracker_announce_handler,
+                                             &passkey, args.info_hash, &user,
+                                             &torrent, &err);
+        if (rc == NGX_AGAIN) {
+            /* runs again from the top once the database has answered */
+            return NGX_DONE;
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_http_tracker_failure(r, sw, err);
+        }
+
+        if (!user.can_leech && args.left > 0) {
+            return ngx_http_tracker_failure(r, sw,
+                                            NGX_TRACKER_ERR_LEECH_DENIED);
+        }
+
+        /* a hybrid's v1 and v2 announces share one swarm */
+        a.info_hash = torrent.hash;
     }
 
     err = ngx_http_tracker_client_addr(r, tlcf, &args, &a);
@@ -94,7 +126,6 @@ ngx_http_tracker_announce_handler(ngx_http_request_t *r)
         numwant = 0;
     }
 
-    a.info_hash = args.info_hash;
     a.peer_id = args.peer_id;
     a.port = htons((in_port_t) args.port);
     a.event = args.event;
@@ -147,6 +178,23 @@ ngx_http_tracker_announce_handler(ngx_http_request_t *r)
     }
 
     (void) ngx_atomic_fetch_add(&sw->sh->announces, 1);
+
+    if (tlcf->private) {
+        acct.user_id = user.id;
+        acct.torrent = &torrent;
+        acct.peer_id = args.peer_id;
+        acct.family = a.family;
+        acct.addr = a.addr;
+        acct.port = a.port;
+        acct.uploaded = args.uploaded;
+        acct.downloaded = args.downloaded;
+        acct.left = args.left;
+        acct.event = args.event;
+        acct.seeders = a.complete;
+        acct.leechers = a.incomplete;
+
+        ngx_tracker_account(ngx_http_tracker_private_cache(r), &acct);
+    }
 
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tracker announce: event:%ui seeder:%d peers:%ui+%ui "

@@ -36,6 +36,13 @@ static const ngx_str_t  ngx_tracker_err_texts[] = {
     ngx_string("invalid passkey"),
     ngx_string("full scrape is disabled on this tracker: send info_hash"),
     ngx_string("tracker is out of memory for new peers, retry later"),
+    ngx_string("missing passkey: use the announce URL from your torrent "
+               "file"),
+    ngx_string("passkey not found"),
+    ngx_string("account disabled"),
+    ngx_string("unregistered torrent"),
+    ngx_string("downloading is not allowed for this account"),
+    ngx_string("tracker database unavailable, retry later"),
 };
 
 
@@ -51,7 +58,9 @@ static const char  *ngx_tracker_err_names[] = {
     "event_invalid", "numwant_invalid", "compact_invalid",
     "no_peer_id_invalid", "key_invalid", "trackerid_invalid",
     "ip_invalid", "passkey_invalid", "full_scrape_disabled",
-    "zone_full",
+    "zone_full", "passkey_missing", "passkey_unknown",
+    "account_disabled", "unregistered_torrent", "leech_denied",
+    "database_unavailable",
 };
 
 
@@ -572,4 +581,28 @@ ngx_tracker_parse_scrape(u_char *p, u_char *last, u_char *hashes,
     }
 
     return NGX_TRACKER_OK;
+}
+
+
+ngx_int_t
+ngx_tracker_hex_decode(u_char *dst, u_char *src, size_t len)
+{
+    ngx_int_t  hi, lo;
+
+    if (len % 2) {
+        return NGX_ERROR;
+    }
+
+    for ( /* void */ ; len; len -= 2) {
+        hi = ngx_tracker_hexval(*src++);
+        lo = ngx_tracker_hexval(*src++);
+
+        if (hi < 0 || lo < 0) {
+            return NGX_ERROR;
+        }
+
+        *dst++ = (u_char) (hi << 4 | lo);
+    }
+
+    return NGX_OK;
 }

@@ -45,6 +45,12 @@ typedef enum {
     NGX_TRACKER_ERR_PASSKEY,
     NGX_TRACKER_ERR_FULL_SCRAPE,
     NGX_TRACKER_ERR_ZONE_FULL,
+    NGX_TRACKER_ERR_PASSKEY_MISSING,
+    NGX_TRACKER_ERR_PASSKEY_UNKNOWN,
+    NGX_TRACKER_ERR_ACCOUNT_DISABLED,
+    NGX_TRACKER_ERR_UNREGISTERED,
+    NGX_TRACKER_ERR_LEECH_DENIED,
+    NGX_TRACKER_ERR_DB_UNAVAILABLE,
     NGX_TRACKER_ERR_LAST
 } ngx_tracker_err_e;
 
@@ -107,6 +113,9 @@ ngx_int_t ngx_tracker_passkey_valid(u_char *p, size_t len);
 /* Decodes %xx (either case) and '+'; NGX_ERROR on a bad escape. */
 ngx_int_t ngx_tracker_unescape(u_char *dst, size_t dst_size, u_char *src,
     size_t len, size_t *out_len);
+
+/* hex digits (either case) to bytes; NGX_ERROR on a bad digit */
+ngx_int_t ngx_tracker_hex_decode(u_char *dst, u_char *src, size_t len);
 
 const ngx_str_t *ngx_tracker_err_text(ngx_tracker_err_e err);
 const char *ngx_tracker_err_name(ngx_tracker_err_e err);

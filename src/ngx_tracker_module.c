@@ -18,7 +18,12 @@ static char *ngx_http_tracker_swarm_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tracker_handler_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_tracker_database(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tracker_private_zone(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tracker_init_process(ngx_cycle_t *cycle);
+static void ngx_http_tracker_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_tracker_sweep_handler(ngx_event_t *ev);
 
 
@@ -99,6 +104,27 @@ static ngx_command_t  ngx_http_tracker_commands[] = {
       offsetof(ngx_http_tracker_loc_conf_t, ip_param),
       NULL },
 
+    { ngx_string("tracker_database"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tracker_database,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tracker_private_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tracker_private_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tracker_private"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tracker_loc_conf_t, private),
+      NULL },
+
     { ngx_string("set_tracker_hex"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_SIF_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF
           |NGX_CONF_TAKE2,
@@ -136,7 +162,7 @@ ngx_module_t  ngx_http_tracker_module = {
     ngx_http_tracker_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_tracker_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -180,6 +206,7 @@ ngx_http_tracker_create_loc_conf(ngx_conf_t *cf)
     tlcf->max_numwant = NGX_CONF_UNSET_UINT;
     tlcf->full_scrape = NGX_CONF_UNSET;
     tlcf->ip_param = NGX_CONF_UNSET;
+    tlcf->private = NGX_CONF_UNSET;
 
     return tlcf;
 }
@@ -191,6 +218,8 @@ ngx_http_tracker_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_tracker_loc_conf_t  *prev = parent;
     ngx_http_tracker_loc_conf_t  *conf = child;
 
+    ngx_http_tracker_main_conf_t  *tmcf;
+
     if (conf->zone == NULL) {
         conf->zone = prev->zone;
     }
@@ -201,6 +230,16 @@ ngx_http_tracker_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->max_numwant, prev->max_numwant, 200);
     ngx_conf_merge_value(conf->full_scrape, prev->full_scrape, 0);
     ngx_conf_merge_value(conf->ip_param, prev->ip_param, 0);
+    ngx_conf_merge_value(conf->private, prev->private, 0);
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tracker_module);
+
+    if (conf->private && (tmcf->cache == NULL || tmcf->pg == NULL)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tracker_private\" needs \"tracker_database\" "
+                           "and \"tracker_private_zone\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->interval == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -360,6 +399,7 @@ ngx_http_tracker_init_process(ngx_cycle_t *cycle)
     ngx_uint_t                     i;
     ngx_event_t                   *ev;
     ngx_shm_zone_t               **zones;
+    ngx_tracker_swarm_t           *sw;
     ngx_http_tracker_main_conf_t  *tmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
@@ -374,6 +414,27 @@ ngx_http_tracker_init_process(ngx_cycle_t *cycle)
     }
 
     zones = tmcf->zones.elts;
+
+    if (tmcf->pg) {
+        ngx_tracker_pg_init_worker(tmcf->pg, cycle->log);
+    }
+
+    if (tmcf->cache && tmcf->pg) {
+        /* peer states live as long as the longest-lived swarm's peers */
+        for (i = 0; i < tmcf->zones.nelts; i++) {
+            sw = zones[i]->data;
+            tmcf->cache->peer_timeout = ngx_max(tmcf->cache->peer_timeout,
+                                                sw->peer_timeout);
+        }
+
+        if (ngx_tracker_accounting_init_worker(cycle, tmcf->cache, tmcf->pg,
+                                               tmcf->flush, tmcf->batch)
+            != NGX_OK
+            || ngx_http_tracker_private_init_worker(cycle, tmcf) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
 
     for (i = 0; i < tmcf->zones.nelts; i++) {
         ev = ngx_pcalloc(cycle->pool, sizeof(ngx_event_t));
@@ -395,6 +456,19 @@ ngx_http_tracker_init_process(ngx_cycle_t *cycle)
 
 
 static void
+ngx_http_tracker_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tracker_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tracker_module);
+
+    if (tmcf && tmcf->pg) {
+        ngx_tracker_pg_shutdown(tmcf->pg);
+    }
+}
+
+
+static void
 ngx_http_tracker_sweep_handler(ngx_event_t *ev)
 {
     ngx_tracker_swarm_t  *sw = ev->data;
@@ -404,4 +478,176 @@ ngx_http_tracker_sweep_handler(ngx_event_t *ev)
     if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
         ngx_add_timer(ev, NGX_HTTP_TRACKER_SWEEP_MS);
     }
+}
+
+
+/* tracker_database "conninfo" [pool=N] [queue=N] [connect_timeout=T] ...; */
+static char *
+ngx_http_tracker_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tracker_main_conf_t  *tmcf = conf;
+
+    if (tmcf->pg) {
+        return "is duplicate";
+    }
+
+    tmcf->pg = ngx_tracker_pg_create(cf);
+    if (tmcf->pg == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_tracker_pg_conf(cf, tmcf->pg,
+                               (ngx_str_t *) cf->args->elts + 1,
+                               cf->args->nelts - 1);
+}
+
+
+/* a tag of its own, so no swarm directive can name this zone */
+static ngx_uint_t  ngx_http_tracker_private_tag;
+
+
+/*
+ * tracker_private_zone name:size [journal=N] [ttl=T] [negative_ttl=T]
+ *     [flush=T] [batch=N];
+ */
+static char *
+ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tracker_main_conf_t  *tmcf = conf;
+
+    u_char               *p;
+    ssize_t               size;
+    ngx_int_t             n;
+    ngx_str_t            *value, name, s;
+    ngx_uint_t            i;
+    ngx_shm_zone_t       *shm_zone;
+    ngx_tracker_cache_t  *cache;
+
+    if (tmcf->cache) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = (u_char *) ngx_strchr(value[1].data, ':');
+    if (p == NULL || p == value[1].data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid private zone \"%V\", "
+                           "expected \"name:size\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data;
+    name.len = p - value[1].data;
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR || size < (ssize_t) (1024 * 1024)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid private zone size \"%V\", "
+                           "at least 1m", &s);
+        return NGX_CONF_ERROR;
+    }
+
+    cache = ngx_pcalloc(cf->pool, sizeof(ngx_tracker_cache_t));
+    if (cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cache->journal_size = 65536;
+    cache->ttl = 60;
+    cache->negative_ttl = 30;
+    tmcf->flush = 2000;
+    tmcf->batch = 10000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        s = value[i];
+
+        if (ngx_strncmp(s.data, "journal=", 8) == 0) {
+            n = ngx_atoi(s.data + 8, s.len - 8);
+            if (n < 16) {
+                goto invalid;
+            }
+
+            cache->journal_size = n;
+
+        } else if (ngx_strncmp(s.data, "batch=", 6) == 0) {
+            n = ngx_atoi(s.data + 6, s.len - 6);
+            if (n < 1) {
+                goto invalid;
+            }
+
+            tmcf->batch = n;
+
+        } else if (ngx_strncmp(s.data, "ttl=", 4) == 0) {
+            s.data += 4;
+            s.len -= 4;
+            cache->ttl = ngx_parse_time(&s, 1);
+            if (cache->ttl == (time_t) NGX_ERROR || cache->ttl < 1) {
+                goto invalid;
+            }
+
+        } else if (ngx_strncmp(s.data, "negative_ttl=", 13) == 0) {
+            s.data += 13;
+            s.len -= 13;
+            cache->negative_ttl = ngx_parse_time(&s, 1);
+            if (cache->negative_ttl == (time_t) NGX_ERROR
+                || cache->negative_ttl < 1)
+            {
+                goto invalid;
+            }
+
+        } else if (ngx_strncmp(s.data, "flush=", 6) == 0) {
+            s.data += 6;
+            s.len -= 6;
+            n = ngx_parse_time(&s, 0);
+            if (n == NGX_ERROR || n < 10) {
+                goto invalid;
+            }
+
+            tmcf->flush = n;
+
+        } else {
+            goto invalid;
+        }
+    }
+
+    if ((size_t) size < cache->journal_size * sizeof(ngx_tracker_delta_t)
+                        + 512 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "private zone \"%V\" is too small for a journal "
+                           "of %ui records (%uz bytes each)", &name,
+                           cache->journal_size, sizeof(ngx_tracker_delta_t));
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_tracker_private_tag);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    cache->shm_zone = shm_zone;
+    shm_zone->init = ngx_tracker_cache_init_zone;
+    shm_zone->data = cache;
+    tmcf->cache = cache;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[i]);
+
+    return NGX_CONF_ERROR;
 }

@@ -14,10 +14,17 @@
 #include "ngx_tracker_args.h"
 #include "ngx_tracker_bencode.h"
 #include "ngx_tracker_swarm.h"
+#include "ngx_tracker_pg.h"
+#include "ngx_tracker_cache.h"
+#include "ngx_tracker_accounting.h"
 
 
 typedef struct {
-    ngx_array_t       zones;           /* of ngx_shm_zone_t * */
+    ngx_array_t           zones;       /* of ngx_shm_zone_t * */
+    ngx_tracker_pg_t     *pg;          /* tracker_database */
+    ngx_tracker_cache_t  *cache;       /* tracker_private_zone */
+    ngx_msec_t            flush;
+    ngx_uint_t            batch;
 } ngx_http_tracker_main_conf_t;
 
 
@@ -29,6 +36,7 @@ typedef struct {
     ngx_uint_t        max_numwant;
     ngx_flag_t        full_scrape;
     ngx_flag_t        ip_param;
+    ngx_flag_t        private;
 } ngx_http_tracker_loc_conf_t;
 
 
@@ -41,6 +49,16 @@ ngx_int_t ngx_http_tracker_status_handler(ngx_http_request_t *r);
 
 char *ngx_http_tracker_set_hex(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* the private tracker (ngx_tracker_private.c) */
+ngx_int_t ngx_http_tracker_private_resolve(ngx_http_request_t *r,
+    ngx_http_handler_pt resume, ngx_str_t *passkey, u_char *info_hash,
+    ngx_tracker_user_t *user, ngx_tracker_torrent_info_t *torrent,
+    ngx_tracker_err_e *err);
+ngx_int_t ngx_http_tracker_private_init_worker(ngx_cycle_t *cycle,
+    ngx_http_tracker_main_conf_t *tmcf);
+ngx_tracker_cache_t *ngx_http_tracker_private_cache(ngx_http_request_t *r);
+void ngx_http_tracker_private_swarm_hash(ngx_http_request_t *r, u_char *hash);
 
 /* helpers shared by the announce and scrape handlers */
 ngx_tracker_err_e ngx_http_tracker_uri_passkey(ngx_http_request_t *r,

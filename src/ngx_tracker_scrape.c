@@ -43,6 +43,7 @@ ngx_http_tracker_scrape_handler(ngx_http_request_t *r)
     ngx_str_t                     passkey;
     ngx_tracker_err_e             err;
     ngx_tracker_swarm_t          *sw;
+    ngx_tracker_user_t            user;
     ngx_tracker_scrape_entry_t    e;
     ngx_http_tracker_loc_conf_t  *tlcf;
 
@@ -71,6 +72,20 @@ ngx_http_tracker_scrape_handler(ngx_http_request_t *r)
                                    NULL, 0, &n, &passkey);
     if (err != NGX_TRACKER_OK) {
         return ngx_http_tracker_failure(r, sw, err);
+    }
+
+    if (tlcf->private) {
+        rc = ngx_http_tracker_private_resolve(r,
+                                              ngx_http_tracker_scrape_handler,
+                                              &passkey, NULL, &user, NULL,
+                                              &err);
+        if (rc == NGX_AGAIN) {
+            return NGX_DONE;
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_http_tracker_failure(r, sw, err);
+        }
     }
 
     if (n == 0) {
@@ -117,7 +132,16 @@ ngx_http_tracker_scrape_handler(ngx_http_request_t *r)
 
         ngx_memcpy(e.info_hash, hashes + i * NGX_TRACKER_HASH_LEN,
                    NGX_TRACKER_HASH_LEN);
+
+        if (tlcf->private) {
+            /* a hybrid's v2 hash reports the swarm kept under its v1 hash */
+            ngx_http_tracker_private_swarm_hash(r, e.info_hash);
+        }
+
         ngx_tracker_swarm_scrape(sw, &e);
+
+        ngx_memcpy(e.info_hash, hashes + i * NGX_TRACKER_HASH_LEN,
+                   NGX_TRACKER_HASH_LEN);
         p = ngx_http_tracker_scrape_file(p, &e);
         k++;
     }

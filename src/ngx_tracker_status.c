@@ -10,6 +10,10 @@
 #define NGX_HTTP_TRACKER_STATUS_LINE  128
 
 
+static u_char *ngx_http_tracker_status_private(ngx_http_request_t *r,
+    u_char *p, ngx_uint_t prom);
+
+
 static ngx_str_t  ngx_http_tracker_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_tracker_prom_type =
     ngx_string("text/plain; version=0.0.4");
@@ -58,7 +62,7 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
     /* everything the zone holds, shard table and torrents included */
     per_peer = peers ? st.used / peers : 0;
 
-    size = (24 + NGX_TRACKER_ERR_LAST + NGX_TRACKER_UDP_COUNTER_LAST
+    size = (64 + NGX_TRACKER_ERR_LAST + NGX_TRACKER_UDP_COUNTER_LAST
             + NGX_TRACKER_UDP_DROP_LAST)
            * (NGX_HTTP_TRACKER_STATUS_LINE + zone->len);
 
@@ -138,6 +142,8 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
 
 #undef ngx_http_tracker_prom
 
+        p = ngx_http_tracker_status_private(r, p, 1);
+
     } else {
         p = ngx_sprintf(p, "{\"zone\":\"%V\",\"torrents\":%ui,"
                            "\"seeders\":%ui,\"leechers\":%ui,\"peers\":%ui,"
@@ -180,7 +186,9 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
                             sh->udp.dropped[i]);
         }
 
-        p = ngx_sprintf(p, "}}}\n");
+        p = ngx_sprintf(p, "}}");
+        p = ngx_http_tracker_status_private(r, p, 0);
+        p = ngx_sprintf(p, "}\n");
     }
 
     r->headers_out.status = NGX_HTTP_OK;
@@ -210,4 +218,111 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* the private tracker: cache, journal and this worker's database pool */
+static u_char *
+ngx_http_tracker_status_private(ngx_http_request_t *r, u_char *p,
+    ngx_uint_t prom)
+{
+    ngx_str_t                     *zone, err;
+    ngx_tracker_pg_t              *pg;
+    ngx_tracker_cache_sh_t        *sh;
+    ngx_tracker_journal_t         *j;
+    ngx_http_tracker_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tracker_module);
+
+    if (tmcf->cache == NULL || tmcf->pg == NULL) {
+        return p;
+    }
+
+    sh = tmcf->cache->sh;
+    j = &sh->journal;
+    pg = tmcf->pg;
+    zone = &tmcf->cache->shm_zone->shm.name;
+
+    /* the last error is libpq's text: keep it JSON-safe */
+    err.len = ngx_min(pg->last_error.len, 120);
+    err.data = ngx_pnalloc(r->pool, err.len * 6);
+    if (err.data == NULL) {
+        ngx_str_set(&err, "");
+
+    } else {
+        err.len = (u_char *) ngx_escape_json(err.data, pg->last_error.data,
+                                             err.len)
+                  - err.data;
+    }
+
+    if (prom) {
+
+#define ngx_http_tracker_prom(name, help, v)                                  \
+        p = ngx_sprintf(p, "# HELP ngx_tracker_" name " " help "\n"           \
+                           "# TYPE ngx_tracker_" name " %s\n"                 \
+                           "ngx_tracker_" name "{zone=\"%V\"} %uA\n",         \
+                        ngx_strstr(name, "_total") ? "counter" : "gauge",     \
+                        zone, (ngx_atomic_uint_t) (v))
+
+        ngx_http_tracker_prom("cache_users", "Cached passkeys.",
+                              sh->entries[NGX_TRACKER_ENTRY_USER]);
+        ngx_http_tracker_prom("cache_torrents", "Cached info hashes.",
+                              sh->entries[NGX_TRACKER_ENTRY_TORRENT]);
+        ngx_http_tracker_prom("peer_states", "Peers with accounting state.",
+                              sh->entries[NGX_TRACKER_ENTRY_PEER]);
+        ngx_http_tracker_prom("cache_hits_total", "Cache hits.", sh->hits);
+        ngx_http_tracker_prom("cache_misses_total", "Lookups sent to the "
+                              "database.", sh->misses);
+        ngx_http_tracker_prom("cache_negative_hits_total", "Unknown "
+                              "passkeys or hashes answered from the cache.",
+                              sh->negative_hits);
+        ngx_http_tracker_prom("cache_evictions_total", "Entries evicted "
+                              "from a full zone.", sh->evictions);
+        ngx_http_tracker_prom("journal_capacity", "Journal records.",
+                              j->capacity);
+        ngx_http_tracker_prom("journal_pending", "Deltas not yet in the "
+                              "database.", j->tail - j->head);
+        ngx_http_tracker_prom("journal_dropped_total", "Deltas dropped on a "
+                              "full journal.", j->dropped);
+        ngx_http_tracker_prom("journal_flushed_total", "Deltas written to "
+                              "the database.", j->flushed);
+        ngx_http_tracker_prom("journal_flush_failures_total", "Failed "
+                              "flushes (kept and retried).",
+                              j->flush_failures);
+        ngx_http_tracker_prom("db_failures_total", "Failed database "
+                              "queries in this worker.", pg->failures);
+
+#undef ngx_http_tracker_prom
+
+        return p;
+    }
+
+    return ngx_sprintf(p, ",\"private\":{\"zone\":\"%V\","
+                       "\"cache\":{\"users\":%ui,\"torrents\":%ui,"
+                       "\"peer_states\":%ui,\"hits\":%uA,\"misses\":%uA,"
+                       "\"negative_hits\":%uA,\"stale_hits\":%uA,"
+                       "\"evictions\":%uA,\"invalidations\":%uA,"
+                       "\"resyncs\":%uA,\"dl_percent\":%i,"
+                       "\"ul_percent\":%i},"
+                       "\"journal\":{\"capacity\":%uL,\"pending\":%uL,"
+                       "\"appended\":%uA,\"dropped\":%uA,\"flushed\":%uA,"
+                       "\"batches\":%uA,\"replayed\":%uA,"
+                       "\"flush_failures\":%uA,\"last_flush_ms\":%uA},"
+                       "\"database\":{\"worker_pid\":%P,"
+                       "\"connections\":%ui,\"waiting\":%ui,"
+                       "\"queries\":%ui,\"failures\":%ui,"
+                       "\"connects\":%ui,\"down\":%s,"
+                       "\"last_error\":\"%V\"}}",
+                       zone, sh->entries[NGX_TRACKER_ENTRY_USER],
+                       sh->entries[NGX_TRACKER_ENTRY_TORRENT],
+                       sh->entries[NGX_TRACKER_ENTRY_PEER], sh->hits,
+                       sh->misses, sh->negative_hits, sh->stale_hits,
+                       sh->evictions, sh->invalidations, sh->resyncs,
+                       sh->dl_percent, sh->ul_percent,
+                       j->capacity, j->tail - j->head, j->appended,
+                       j->dropped, j->flushed, j->batches, j->replayed,
+                       j->flush_failures, j->last_flush_ms,
+                       ngx_pid, pg->nconns, pg->nwaiting, pg->queries,
+                       pg->failures, pg->connects,
+                       ngx_tracker_pg_is_down(pg) ? "true" : "false", &err);
 }

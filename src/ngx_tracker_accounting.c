@@ -1,0 +1,579 @@
+
+/*
+ * ngx_tracker: accounting deltas, the shared-memory journal and its flusher.
+ *
+ * The journal is a ring of fixed-size records.  Announces append at the
+ * tail under a short lock.  A flusher (any worker; the first to claim the
+ * journal) cuts [head, batch_end) into a batch with an id, sends it to
+ * tracker_apply_batch() in one statement, and only on success moves the
+ * head past it.  A failed or timed-out batch keeps its id and range, so the
+ * retry either applies it or finds the id already recorded: no loss, no
+ * double count.  The ring never overwrites an unflushed record: when full,
+ * new deltas are dropped and counted on the status page.
+ */
+
+#include "ngx_tracker_accounting.h"
+
+
+#define NGX_TRACKER_FLUSH_COLS       16
+#define NGX_TRACKER_STATS_EVERY      60000
+
+/*
+ * The flusher wakes at least this often, to notice a graceful shutdown (and
+ * flush at once) or a journal filling up faster than the flush interval.
+ */
+#define NGX_TRACKER_FLUSH_TICK       250
+
+/* the widest text of one record in each column, with its comma */
+static size_t  ngx_tracker_flush_width[NGX_TRACKER_FLUSH_COLS + 1] = {
+    0,
+    NGX_INT64_LEN + 1, NGX_INT64_LEN + 1,            /* user, torrent */
+    2 * NGX_TRACKER_HASH_LEN + 1,                    /* peer id */
+    NGX_INET6_ADDRSTRLEN + 1,                        /* address */
+    6,                                               /* port */
+    NGX_INT64_LEN + 1, NGX_INT64_LEN + 1,            /* credited */
+    NGX_INT64_LEN + 1, NGX_INT64_LEN + 1,            /* raw */
+    NGX_INT32_LEN + 1, NGX_INT32_LEN + 1,            /* seed, leech time */
+    NGX_INT64_LEN + 1,                               /* left */
+    4,                                               /* event */
+    NGX_INT32_LEN + 1, NGX_INT32_LEN + 1,            /* seeders, leechers */
+    NGX_INT32_LEN + 1                                /* at */
+};
+
+
+typedef struct {
+    ngx_tracker_cache_t         *cache;
+    ngx_tracker_pg_t            *pg;
+    ngx_msec_t                   interval;
+    ngx_msec_t                   tick;
+    ngx_msec_t                   last;
+    ngx_uint_t                   batch;
+
+    ngx_event_t                  timer;
+    ngx_tracker_pg_query_t       query;
+    ngx_pool_t                  *pool;
+    int64_t                      batch_id;
+    uint64_t                     batch_end;
+    ngx_msec_t                   started;
+    const char                  *values[NGX_TRACKER_FLUSH_COLS + 1];
+
+    ngx_event_t                  stats_timer;
+    ngx_tracker_pg_query_t       stats_query;
+    const char                  *stats_values[1];
+    u_char                       timeout_text[NGX_INT_T_LEN + 1];
+
+    unsigned                     busy:1;
+    unsigned                     stats_busy:1;
+} ngx_tracker_flusher_t;
+
+
+static void ngx_tracker_journal_append(ngx_tracker_journal_t *j,
+    ngx_tracker_delta_t *d);
+static void ngx_tracker_flush_timer(ngx_event_t *ev);
+static ngx_int_t ngx_tracker_flush(ngx_tracker_flusher_t *f);
+static ngx_int_t ngx_tracker_flush_build(ngx_tracker_flusher_t *f,
+    uint64_t start, uint64_t end);
+static void ngx_tracker_flush_done(ngx_tracker_pg_query_t *q);
+static void ngx_tracker_stats_timer(ngx_event_t *ev);
+static void ngx_tracker_stats_done(ngx_tracker_pg_query_t *q);
+
+
+static uint64_t
+ngx_tracker_scale(uint64_t bytes, ngx_int_t percent)
+{
+    if (percent <= 0) {
+        return 0;
+    }
+
+    /* no overflow for any counter a client can send */
+    if (bytes > (uint64_t) -1 / 1000) {
+        return bytes / 100 * percent;
+    }
+
+    return bytes * percent / 100;
+}
+
+
+void
+ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
+{
+    u_char                    key[NGX_TRACKER_PEER_KEY_LEN];
+    time_t                    now, elapsed;
+    uint64_t                  up, down;
+    ngx_int_t                 dl_percent, ul_percent;
+    ngx_uint_t                rebase, first;
+    ngx_tracker_delta_t       d;
+    ngx_tracker_peer_state_t  cur, prev;
+
+    now = ngx_time();
+
+    ngx_memcpy(key, &a->torrent->id, 8);
+    ngx_memcpy(key + 8, &a->user_id, 8);
+    ngx_memcpy(key + 16, a->peer_id, NGX_TRACKER_HASH_LEN);
+
+    cur.uploaded = a->uploaded;
+    cur.downloaded = a->downloaded;
+    cur.seen = now;
+    cur.seeder = (a->left == 0);
+    cur.completed = (a->event == NGX_TRACKER_EVENT_COMPLETED);
+
+    if (ngx_tracker_cache_peer(cache, key, &cur,
+                               a->event == NGX_TRACKER_EVENT_STOPPED, &prev)
+        != NGX_OK)
+    {
+        /* no room even after eviction: this announce earns nothing */
+        (void) ngx_atomic_fetch_add(&cache->sh->journal.dropped, 1);
+        return;
+    }
+
+    first = (prev.seen == 0);
+
+    /* a restarted client starts its counters again: rebase, no credit */
+    rebase = first
+             || a->event == NGX_TRACKER_EVENT_STARTED
+             || a->uploaded < prev.uploaded
+             || a->downloaded < prev.downloaded;
+
+    ngx_memzero(&d, sizeof(ngx_tracker_delta_t));
+
+    if (!rebase) {
+        up = a->uploaded - prev.uploaded;
+        down = a->downloaded - prev.downloaded;
+
+        dl_percent = a->torrent->dl_percent * cache->sh->dl_percent / 100;
+        ul_percent = a->torrent->ul_percent * cache->sh->ul_percent / 100;
+
+        d.raw_uploaded = up;
+        d.raw_downloaded = down;
+        d.uploaded = ngx_tracker_scale(up, ul_percent);
+        d.downloaded = ngx_tracker_scale(down, dl_percent);
+
+        /* the time since the last announce, in the role it had then */
+        elapsed = now - prev.seen;
+
+        if (elapsed < 0) {
+            elapsed = 0;
+        }
+
+        if (elapsed > cache->peer_timeout) {
+            elapsed = cache->peer_timeout;
+        }
+
+        if (prev.seeder) {
+            d.up_time = (uint32_t) elapsed;
+
+        } else {
+            d.down_time = (uint32_t) elapsed;
+        }
+    }
+
+    d.user_id = a->user_id;
+    d.torrent_id = a->torrent->id;
+    d.left = a->left;
+    d.at = (uint32_t) now;
+    d.seeders = (uint32_t) a->seeders;
+    d.leechers = (uint32_t) a->leechers;
+    ngx_memcpy(d.peer_id, a->peer_id, NGX_TRACKER_HASH_LEN);
+    ngx_memcpy(d.addr, a->addr, a->family ? 16 : 4);
+    d.family = (u_char) a->family;
+    d.port = ntohs(a->port);
+
+    /* the database's event codes: 1 completed (first time), 2, 3 */
+    if (a->event == NGX_TRACKER_EVENT_COMPLETED && !prev.completed) {
+        d.event = 1;
+
+    } else if (a->event == NGX_TRACKER_EVENT_STARTED) {
+        d.event = 2;
+
+    } else if (a->event == NGX_TRACKER_EVENT_STOPPED) {
+        d.event = 3;
+    }
+
+    ngx_tracker_journal_append(&cache->sh->journal, &d);
+}
+
+
+static void
+ngx_tracker_journal_append(ngx_tracker_journal_t *j, ngx_tracker_delta_t *d)
+{
+    ngx_shmtx_lock(&j->mutex);
+
+    if (j->tail - j->head >= j->capacity) {
+        ngx_shmtx_unlock(&j->mutex);
+        (void) ngx_atomic_fetch_add(&j->dropped, 1);
+        return;
+    }
+
+    j->records[j->tail % j->capacity] = *d;
+    j->tail++;
+
+    ngx_shmtx_unlock(&j->mutex);
+
+    (void) ngx_atomic_fetch_add(&j->appended, 1);
+}
+
+
+ngx_int_t
+ngx_tracker_accounting_init_worker(ngx_cycle_t *cycle,
+    ngx_tracker_cache_t *cache, ngx_tracker_pg_t *pg, ngx_msec_t interval,
+    ngx_uint_t batch)
+{
+    ngx_tracker_flusher_t  *f;
+
+    f = ngx_pcalloc(cycle->pool, sizeof(ngx_tracker_flusher_t));
+    if (f == NULL) {
+        return NGX_ERROR;
+    }
+
+    f->cache = cache;
+    f->pg = pg;
+    f->interval = interval;
+    f->tick = ngx_min(interval, NGX_TRACKER_FLUSH_TICK);
+    f->last = ngx_current_msec;
+    f->batch = batch;
+
+    f->timer.handler = ngx_tracker_flush_timer;
+    f->timer.data = f;
+    f->timer.log = cycle->log;
+
+    /*
+     * Not cancelable: on a graceful shutdown the worker stays until its
+     * last flush attempt, so nothing in the journal is left behind.
+     */
+    f->timer.cancelable = 0;
+    ngx_add_timer(&f->timer, f->tick);
+
+    if (ngx_worker == 0) {
+        f->stats_timer.handler = ngx_tracker_stats_timer;
+        f->stats_timer.data = f;
+        f->stats_timer.log = cycle->log;
+        f->stats_timer.cancelable = 1;
+        ngx_add_timer(&f->stats_timer, NGX_TRACKER_STATS_EVERY);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_tracker_flush_timer(ngx_event_t *ev)
+{
+    ngx_int_t               rc;
+    ngx_tracker_flusher_t  *f = ev->data;
+    ngx_tracker_journal_t  *j;
+
+    j = &f->cache->sh->journal;
+    rc = NGX_OK;
+
+    if (!f->busy
+        && (ngx_current_msec - f->last >= f->interval
+            || j->tail - j->head >= j->capacity / 2
+            || ngx_exiting || ngx_quit || ngx_terminate))
+    {
+        f->last = ngx_current_msec;
+        rc = ngx_tracker_flush(f);
+    }
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        /* keep going while there is something to write and a database */
+        if (ngx_terminate || rc != NGX_OK
+            || (!f->busy && j->tail == j->head))
+        {
+            return;
+        }
+    }
+
+    ngx_add_timer(ev, f->tick);
+}
+
+
+/* NGX_OK: a batch is in flight or there is nothing to do */
+static ngx_int_t
+ngx_tracker_flush(ngx_tracker_flusher_t *f)
+{
+    time_t                  now;
+    int64_t                 id;
+    uint64_t                start, end;
+    ngx_int_t               rc;
+    ngx_tracker_journal_t  *j;
+
+    j = &f->cache->sh->journal;
+    now = ngx_time();
+
+    ngx_shmtx_lock(&j->mutex);
+
+    /* another worker's batch is in flight (a dead one's is taken over) */
+    if (j->flushing
+        && j->flushing + (time_t) (f->pg->query_timeout / 1000) + 5 > now)
+    {
+        ngx_shmtx_unlock(&j->mutex);
+        return NGX_OK;
+    }
+
+    if (j->batch_id == 0) {
+        if (j->tail == j->head) {
+            ngx_shmtx_unlock(&j->mutex);
+            return NGX_OK;
+        }
+
+        id = ((int64_t) now * 1000 + (int64_t) (ngx_current_msec % 1000))
+             << 8;
+        j->batch_id = ngx_max(id, j->last_batch_id + 1);
+        j->last_batch_id = j->batch_id;
+        j->batch_end = ngx_min(j->tail, j->head + f->batch);
+    }
+
+    j->flushing = now;
+    j->flusher = ngx_pid;
+
+    start = j->head;
+    end = j->batch_end;
+    f->batch_id = j->batch_id;
+    f->batch_end = end;
+
+    ngx_shmtx_unlock(&j->mutex);
+
+    rc = ngx_tracker_flush_build(f, start, end);
+
+    if (rc == NGX_OK) {
+        rc = ngx_tracker_pg_run(f->pg, &f->query);
+    }
+
+    if (rc != NGX_OK) {
+        if (f->pool) {
+            ngx_destroy_pool(f->pool);
+            f->pool = NULL;
+        }
+
+        ngx_shmtx_lock(&j->mutex);
+
+        if (j->batch_id == f->batch_id) {
+            j->flushing = 0;
+        }
+
+        ngx_shmtx_unlock(&j->mutex);
+
+        (void) ngx_atomic_fetch_add(&j->flush_failures, 1);
+        return NGX_ERROR;
+    }
+
+    f->busy = 1;
+    f->started = ngx_current_msec;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, f->timer.log, 0,
+                   "tracker flush: batch %L, records %uL..%uL",
+                   f->batch_id, start, end);
+
+    return NGX_OK;
+}
+
+
+/* the batch as one text array per column of tracker_apply_batch() */
+static ngx_int_t
+ngx_tracker_flush_build(ngx_tracker_flusher_t *f, uint64_t start,
+    uint64_t end)
+{
+    u_char                 *col[NGX_TRACKER_FLUSH_COLS + 1];
+    u_char                 *p;
+    size_t                  n;
+    uint64_t                i;
+    ngx_uint_t              c;
+    ngx_tracker_delta_t    *d;
+    ngx_tracker_journal_t  *j;
+    ngx_tracker_pg_stmt_t  *st;
+
+    j = &f->cache->sh->journal;
+    n = (size_t) (end - start);
+
+    f->pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, f->timer.log);
+    if (f->pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(f->pool, NGX_INT64_LEN + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    col[0] = p;
+    *ngx_sprintf(p, "%L", f->batch_id) = '\0';
+
+    for (c = 1; c <= NGX_TRACKER_FLUSH_COLS; c++) {
+        /* the widest column is an address; others are shorter */
+        p = ngx_pnalloc(f->pool, n * ngx_tracker_flush_width[c] + 3);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        col[c] = p;
+        *p = '{';
+        f->values[c] = (const char *) p;
+    }
+
+    /* each column's write position */
+    for (c = 1; c <= NGX_TRACKER_FLUSH_COLS; c++) {
+        col[c]++;
+    }
+
+    for (i = start; i < end; i++) {
+        d = &j->records[i % j->capacity];
+
+        col[1] = ngx_sprintf(col[1], "%L,", d->user_id);
+        col[2] = ngx_sprintf(col[2], "%L,", d->torrent_id);
+        col[3] = ngx_hex_dump(col[3], d->peer_id, NGX_TRACKER_HASH_LEN);
+        *col[3]++ = ',';
+        col[4] += ngx_inet_ntop(d->family ? AF_INET6 : AF_INET, d->addr,
+                                col[4], NGX_INET6_ADDRSTRLEN);
+        *col[4]++ = ',';
+        col[5] = ngx_sprintf(col[5], "%uD,", (uint32_t) d->port);
+        col[6] = ngx_sprintf(col[6], "%uL,", d->uploaded);
+        col[7] = ngx_sprintf(col[7], "%uL,", d->downloaded);
+        col[8] = ngx_sprintf(col[8], "%uL,", d->raw_uploaded);
+        col[9] = ngx_sprintf(col[9], "%uL,", d->raw_downloaded);
+        col[10] = ngx_sprintf(col[10], "%uD,", d->up_time);
+        col[11] = ngx_sprintf(col[11], "%uD,", d->down_time);
+        col[12] = ngx_sprintf(col[12], "%uL,", d->left);
+        col[13] = ngx_sprintf(col[13], "%uD,", (uint32_t) d->event);
+        col[14] = ngx_sprintf(col[14], "%uD,", d->seeders);
+        col[15] = ngx_sprintf(col[15], "%uD,", d->leechers);
+        col[16] = ngx_sprintf(col[16], "%uD,", d->at);
+    }
+
+    /* the last comma becomes the closing brace */
+    for (c = 1; c <= NGX_TRACKER_FLUSH_COLS; c++) {
+        col[c][-1] = '}';
+        *col[c] = '\0';
+    }
+
+    f->values[0] = (const char *) col[0];
+
+    ngx_memzero(&f->query, sizeof(ngx_tracker_pg_query_t));
+
+    st = &f->query.stmts[0];
+    st->name = "tracker_apply_batch";
+    st->sql = "SELECT tracker_apply_batch($1::bigint, $2::bigint[], "
+              "$3::bigint[], $4::text[], $5::text[], $6::int[], "
+              "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], "
+              "$11::int[], $12::int[], $13::bigint[], $14::smallint[], "
+              "$15::int[], $16::int[], $17::bigint[])";
+    st->nparams = NGX_TRACKER_FLUSH_COLS + 1;
+    st->values = f->values;
+
+    f->query.nstmts = 1;
+    f->query.handler = ngx_tracker_flush_done;
+    f->query.data = f;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_tracker_flush_done(ngx_tracker_pg_query_t *q)
+{
+    ngx_int_t               applied;
+    ngx_tracker_flusher_t  *f = q->data;
+    ngx_tracker_journal_t  *j;
+
+    j = &f->cache->sh->journal;
+    f->busy = 0;
+
+    if (f->pool) {
+        ngx_destroy_pool(f->pool);
+        f->pool = NULL;
+    }
+
+    ngx_shmtx_lock(&j->mutex);
+
+    /* unless another worker took the batch over and finished it */
+    if (j->batch_id == f->batch_id) {
+        j->flushing = 0;
+
+        if (q->rc == NGX_OK) {
+            j->head = f->batch_end;
+            j->batch_id = 0;
+        }
+    }
+
+    ngx_shmtx_unlock(&j->mutex);
+
+    if (q->rc != NGX_OK) {
+        (void) ngx_atomic_fetch_add(&j->flush_failures, 1);
+        ngx_log_error(NGX_LOG_WARN, f->timer.log, 0,
+                      "tracker flush of batch %L failed, kept for a "
+                      "retry: %V", f->batch_id, &q->error);
+        return;
+    }
+
+    applied = ngx_atoi((u_char *) PQgetvalue(q->res[0], 0, 0),
+                       PQgetlength(q->res[0], 0, 0));
+
+    if (applied < 0) {
+        /* a retry of a batch whose commit we never heard about */
+        (void) ngx_atomic_fetch_add(&j->replayed, 1);
+
+    } else {
+        (void) ngx_atomic_fetch_add(&j->flushed, applied);
+    }
+
+    (void) ngx_atomic_fetch_add(&j->batches, 1);
+    j->last_flush_ms = ngx_current_msec - f->started;
+
+    /* more waiting: go again at once */
+    if (j->tail != j->head && !ngx_terminate) {
+        if (f->timer.timer_set) {
+            ngx_del_timer(&f->timer);
+        }
+
+        f->last = ngx_current_msec - f->interval;
+        ngx_add_timer(&f->timer, 1);
+    }
+}
+
+
+/* swarms that went quiet: zero their counts and last-seen peers in the db */
+static void
+ngx_tracker_stats_timer(ngx_event_t *ev)
+{
+    u_char                 *p;
+    ngx_tracker_flusher_t  *f = ev->data;
+    ngx_tracker_pg_stmt_t  *st;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(ev, NGX_TRACKER_STATS_EVERY);
+
+    if (f->stats_busy) {
+        return;
+    }
+
+    p = ngx_sprintf(f->timeout_text, "%T", f->cache->peer_timeout);
+    *p = '\0';
+    f->stats_values[0] = (const char *) f->timeout_text;
+
+    ngx_memzero(&f->stats_query, sizeof(ngx_tracker_pg_query_t));
+
+    st = &f->stats_query.stmts[0];
+    st->name = "tracker_expire_stats";
+    st->sql = "SELECT tracker_expire_stats($1::int)";
+    st->nparams = 1;
+    st->values = f->stats_values;
+
+    f->stats_query.nstmts = 1;
+    f->stats_query.handler = ngx_tracker_stats_done;
+    f->stats_query.data = f;
+
+    if (ngx_tracker_pg_run(f->pg, &f->stats_query) == NGX_OK) {
+        f->stats_busy = 1;
+    }
+}
+
+
+static void
+ngx_tracker_stats_done(ngx_tracker_pg_query_t *q)
+{
+    ngx_tracker_flusher_t  *f = q->data;
+
+    f->stats_busy = 0;
+}

@@ -1,0 +1,565 @@
+
+/*
+ * ngx_tracker: the private tracker's shared-memory cache (see the header).
+ *
+ * All entries sit in one tree under the slab pool's mutex; each operation
+ * is a lookup plus a few stores, so the lock is held for microseconds.
+ */
+
+#include "ngx_tracker_cache.h"
+
+
+static ngx_tracker_entry_t *ngx_tracker_cache_find(ngx_tracker_cache_t *cache,
+    ngx_uint_t kind, u_char *key, size_t len, uint32_t hash);
+static ngx_tracker_entry_t *ngx_tracker_cache_alloc(
+    ngx_tracker_cache_t *cache, ngx_uint_t kind, u_char *key, size_t len);
+static void ngx_tracker_cache_delete(ngx_tracker_cache_t *cache,
+    ngx_tracker_entry_t *e);
+static void ngx_tracker_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_int_t ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache,
+    ngx_uint_t kind, u_char *key, size_t len, ngx_tracker_entry_t *out,
+    ngx_uint_t *stale);
+static void ngx_tracker_cache_put(ngx_tracker_cache_t *cache,
+    ngx_uint_t kind, u_char *key, size_t len, ngx_tracker_entry_t *in);
+
+
+static uint32_t
+ngx_tracker_cache_hash(ngx_uint_t kind, u_char *key, size_t len)
+{
+    uint32_t  crc;
+
+    ngx_crc32_init(crc);
+    ngx_crc32_update(&crc, (u_char *) &kind, 1);
+    ngx_crc32_update(&crc, key, len);
+    ngx_crc32_final(crc);
+
+    return crc;
+}
+
+
+ngx_int_t
+ngx_tracker_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_tracker_cache_t  *ocache = data;
+
+    size_t                 len;
+    ngx_tracker_cache_t   *cache;
+    ngx_tracker_journal_t *j;
+
+    cache = shm_zone->data;
+
+    if (ocache) {
+        /* a reload: the caches, peer states and journal carry over */
+        cache->sh = ocache->sh;
+        cache->shpool = ocache->shpool;
+
+        if (cache->journal_size != cache->sh->journal.capacity) {
+            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                          "tracker private zone \"%V\": journal size stays "
+                          "%uL until a restart", &shm_zone->shm.name,
+                          cache->sh->journal.capacity);
+        }
+
+        return NGX_OK;
+    }
+
+    cache->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        cache->sh = cache->shpool->data;
+        return NGX_OK;
+    }
+
+    cache->sh = ngx_slab_calloc(cache->shpool, sizeof(ngx_tracker_cache_sh_t));
+    if (cache->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    cache->shpool->data = cache->sh;
+
+    ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
+                    ngx_tracker_cache_rbtree_insert);
+    ngx_queue_init(&cache->sh->lru);
+
+    cache->sh->dl_percent = 100;
+    cache->sh->ul_percent = 100;
+
+    j = &cache->sh->journal;
+
+    if (ngx_shmtx_create(&j->mutex, &j->lock, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    j->capacity = cache->journal_size;
+    j->records = ngx_slab_alloc(cache->shpool,
+                                j->capacity * sizeof(ngx_tracker_delta_t));
+    if (j->records == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "tracker private zone \"%V\" is too small for a "
+                      "journal of %uL records", &shm_zone->shm.name,
+                      j->capacity);
+        return NGX_ERROR;
+    }
+
+    len = sizeof(" in tracker private zone \"\"") + shm_zone->shm.name.len;
+
+    cache->shpool->log_ctx = ngx_slab_alloc(cache->shpool, len);
+    if (cache->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(cache->shpool->log_ctx, " in tracker private zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* eviction handles a full zone; the slab need not complain */
+    cache->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_tracker_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_int_t             rc;
+    ngx_rbtree_node_t   **p;
+    ngx_tracker_entry_t  *e, *et;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            e = (ngx_tracker_entry_t *) node;
+            et = (ngx_tracker_entry_t *) temp;
+
+            rc = (ngx_int_t) e->kind - (ngx_int_t) et->kind;
+
+            if (rc == 0) {
+                rc = (ngx_int_t) e->keylen - (ngx_int_t) et->keylen;
+            }
+
+            if (rc == 0) {
+                rc = ngx_memcmp(e->key, et->key, e->keylen);
+            }
+
+            p = (rc < 0) ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_tracker_entry_t *
+ngx_tracker_cache_find(ngx_tracker_cache_t *cache, ngx_uint_t kind,
+    u_char *key, size_t len, uint32_t hash)
+{
+    ngx_int_t             rc;
+    ngx_rbtree_node_t    *node, *sentinel;
+    ngx_tracker_entry_t  *e;
+
+    node = cache->sh->rbtree.root;
+    sentinel = cache->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        e = (ngx_tracker_entry_t *) node;
+
+        rc = (ngx_int_t) kind - (ngx_int_t) e->kind;
+
+        if (rc == 0) {
+            rc = (ngx_int_t) len - (ngx_int_t) e->keylen;
+        }
+
+        if (rc == 0) {
+            rc = ngx_memcmp(key, e->key, len);
+        }
+
+        if (rc == 0) {
+            return e;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/* allocates a new entry, evicting the least recently used when full */
+static ngx_tracker_entry_t *
+ngx_tracker_cache_alloc(ngx_tracker_cache_t *cache, ngx_uint_t kind,
+    u_char *key, size_t len)
+{
+    size_t                size;
+    ngx_uint_t            i;
+    ngx_queue_t          *q;
+    ngx_tracker_entry_t  *e;
+
+    size = offsetof(ngx_tracker_entry_t, key) + len;
+
+    for (i = 0; i < 16; i++) {
+        e = ngx_slab_alloc_locked(cache->shpool, size);
+        if (e) {
+            ngx_memzero(e, offsetof(ngx_tracker_entry_t, key));
+            e->kind = (u_char) kind;
+            e->keylen = (u_char) len;
+            ngx_memcpy(e->key, key, len);
+            e->node.key = ngx_tracker_cache_hash(kind, key, len);
+
+            ngx_rbtree_insert(&cache->sh->rbtree, &e->node);
+            ngx_queue_insert_head(&cache->sh->lru, &e->lru);
+            cache->sh->entries[kind]++;
+
+            return e;
+        }
+
+        if (ngx_queue_empty(&cache->sh->lru)) {
+            return NULL;
+        }
+
+        q = ngx_queue_last(&cache->sh->lru);
+        ngx_tracker_cache_delete(cache,
+                                 ngx_queue_data(q, ngx_tracker_entry_t, lru));
+        (void) ngx_atomic_fetch_add(&cache->sh->evictions, 1);
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_tracker_cache_delete(ngx_tracker_cache_t *cache, ngx_tracker_entry_t *e)
+{
+    ngx_queue_remove(&e->lru);
+    ngx_rbtree_delete(&cache->sh->rbtree, &e->node);
+    cache->sh->entries[e->kind]--;
+    ngx_slab_free_locked(cache->shpool, e);
+}
+
+
+static ngx_int_t
+ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache, ngx_uint_t kind,
+    u_char *key, size_t len, ngx_tracker_entry_t *out, ngx_uint_t *stale)
+{
+    time_t                now;
+    ngx_tracker_entry_t  *e;
+
+    now = ngx_time();
+    *stale = 0;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    e = ngx_tracker_cache_find(cache, kind, key, len,
+                               ngx_tracker_cache_hash(kind, key, len));
+
+    if (e == NULL) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        (void) ngx_atomic_fetch_add(&cache->sh->misses, 1);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_remove(&e->lru);
+    ngx_queue_insert_head(&cache->sh->lru, &e->lru);
+
+    /* one refresher at a time; a refresh that never came back is retried */
+    if (e->expires <= now && e->refreshing + 10 < now) {
+        e->refreshing = now;
+        *stale = 1;
+    }
+
+    ngx_memcpy(out, e, offsetof(ngx_tracker_entry_t, key));
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    if (!out->found) {
+        (void) ngx_atomic_fetch_add(&cache->sh->negative_hits, 1);
+
+    } else if (out->expires <= now) {
+        (void) ngx_atomic_fetch_add(&cache->sh->stale_hits, 1);
+
+    } else {
+        (void) ngx_atomic_fetch_add(&cache->sh->hits, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_tracker_cache_put(ngx_tracker_cache_t *cache, ngx_uint_t kind,
+    u_char *key, size_t len, ngx_tracker_entry_t *in)
+{
+    ngx_tracker_entry_t  *e;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    e = ngx_tracker_cache_find(cache, kind, key, len,
+                               ngx_tracker_cache_hash(kind, key, len));
+
+    if (e == NULL) {
+        e = ngx_tracker_cache_alloc(cache, kind, key, len);
+    }
+
+    if (e) {
+        e->found = in->found;
+        e->expires = ngx_time() + (in->found ? cache->ttl
+                                             : cache->negative_ttl);
+        e->refreshing = 0;
+        e->v = in->v;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_tracker_cache_user(ngx_tracker_cache_t *cache, ngx_str_t *key,
+    ngx_tracker_user_t *user, ngx_uint_t *found, ngx_uint_t *stale)
+{
+    ngx_tracker_entry_t  e;
+
+    if (key->len > 255) {
+        *found = 0;
+        *stale = 0;
+        return NGX_OK;
+    }
+
+    if (ngx_tracker_cache_lookup(cache, NGX_TRACKER_ENTRY_USER, key->data,
+                                 key->len, &e, stale)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    *found = e.found;
+    *user = e.v.user;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_tracker_cache_torrent(ngx_tracker_cache_t *cache, u_char *hash,
+    ngx_tracker_torrent_info_t *t, ngx_uint_t *found, ngx_uint_t *stale)
+{
+    ngx_tracker_entry_t  e;
+
+    if (ngx_tracker_cache_lookup(cache, NGX_TRACKER_ENTRY_TORRENT, hash,
+                                 NGX_TRACKER_HASH_LEN, &e, stale)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    *found = e.found;
+    *t = e.v.torrent;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_tracker_cache_put_user(ngx_tracker_cache_t *cache, ngx_str_t *key,
+    ngx_tracker_user_t *user)
+{
+    ngx_tracker_entry_t  e;
+
+    if (key->len > 255) {
+        return;
+    }
+
+    ngx_memzero(&e, sizeof(ngx_tracker_entry_t));
+
+    if (user) {
+        e.found = 1;
+        e.v.user = *user;
+    }
+
+    ngx_tracker_cache_put(cache, NGX_TRACKER_ENTRY_USER, key->data, key->len,
+                          &e);
+}
+
+
+void
+ngx_tracker_cache_put_torrent(ngx_tracker_cache_t *cache, u_char *hash,
+    ngx_tracker_torrent_info_t *t)
+{
+    ngx_tracker_entry_t  e;
+
+    ngx_memzero(&e, sizeof(ngx_tracker_entry_t));
+
+    if (t) {
+        e.found = 1;
+        e.v.torrent = *t;
+    }
+
+    ngx_tracker_cache_put(cache, NGX_TRACKER_ENTRY_TORRENT, hash,
+                          NGX_TRACKER_HASH_LEN, &e);
+}
+
+
+void
+ngx_tracker_cache_invalidate(ngx_tracker_cache_t *cache, ngx_uint_t kind,
+    u_char *key, size_t len)
+{
+    ngx_tracker_entry_t  *e;
+
+    if (len > 255) {
+        return;
+    }
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    e = ngx_tracker_cache_find(cache, kind, key, len,
+                               ngx_tracker_cache_hash(kind, key, len));
+    if (e) {
+        ngx_tracker_cache_delete(cache, e);
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    (void) ngx_atomic_fetch_add(&cache->sh->invalidations, 1);
+}
+
+
+void
+ngx_tracker_cache_flush(ngx_tracker_cache_t *cache)
+{
+    ngx_queue_t          *q, *next;
+    ngx_tracker_entry_t  *e;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    for (q = ngx_queue_head(&cache->sh->lru);
+         q != ngx_queue_sentinel(&cache->sh->lru);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        e = ngx_queue_data(q, ngx_tracker_entry_t, lru);
+
+        if (e->kind != NGX_TRACKER_ENTRY_PEER) {
+            ngx_tracker_cache_delete(cache, e);
+        }
+    }
+
+    cache->sh->events_expires = 0;
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    (void) ngx_atomic_fetch_add(&cache->sh->resyncs, 1);
+}
+
+
+ngx_int_t
+ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
+    ngx_tracker_peer_state_t *now, ngx_uint_t stopped,
+    ngx_tracker_peer_state_t *prev)
+{
+    ngx_tracker_entry_t  *e;
+
+    ngx_memzero(prev, sizeof(ngx_tracker_peer_state_t));
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    e = ngx_tracker_cache_find(cache, NGX_TRACKER_ENTRY_PEER, key,
+                               NGX_TRACKER_PEER_KEY_LEN,
+                               ngx_tracker_cache_hash(NGX_TRACKER_ENTRY_PEER,
+                                   key, NGX_TRACKER_PEER_KEY_LEN));
+
+    if (e) {
+        *prev = e->v.peer;
+
+        if (stopped) {
+            ngx_tracker_cache_delete(cache, e);
+            ngx_shmtx_unlock(&cache->shpool->mutex);
+            return NGX_OK;
+        }
+
+        ngx_queue_remove(&e->lru);
+        ngx_queue_insert_head(&cache->sh->lru, &e->lru);
+
+    } else if (!stopped) {
+        e = ngx_tracker_cache_alloc(cache, NGX_TRACKER_ENTRY_PEER, key,
+                                    NGX_TRACKER_PEER_KEY_LEN);
+        if (e == NULL) {
+            ngx_shmtx_unlock(&cache->shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        e->found = 1;
+    }
+
+    if (e && !stopped) {
+        /* a peer completes once; the flag outlives later announces */
+        now->completed |= prev->completed;
+        e->v.peer = *now;
+        e->expires = now->seen + cache->peer_timeout;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_tracker_cache_sweep(ngx_tracker_cache_t *cache, ngx_uint_t max)
+{
+    time_t                now;
+    ngx_uint_t            n;
+    ngx_queue_t          *q, *prev;
+    ngx_tracker_entry_t  *e;
+
+    now = ngx_time();
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    /* the LRU's tail holds the longest untouched entries */
+    for (q = ngx_queue_last(&cache->sh->lru), n = 0;
+         q != ngx_queue_sentinel(&cache->sh->lru) && n < max;
+         q = prev, n++)
+    {
+        prev = ngx_queue_prev(q);
+        e = ngx_queue_data(q, ngx_tracker_entry_t, lru);
+
+        if (e->kind != NGX_TRACKER_ENTRY_PEER) {
+            continue;
+        }
+
+        if (e->expires > now) {
+            break;
+        }
+
+        ngx_tracker_cache_delete(cache, e);
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}

@@ -1,0 +1,196 @@
+
+/*
+ * ngx_tracker: the private tracker's shared-memory zone.
+ *
+ * One red-black tree holds three kinds of entries, all with an LRU link so a
+ * full zone evicts the least recently used:
+ *
+ *   user     passkey -> user id, disabled, may leech       (from PostgreSQL)
+ *   torrent  info hash (v1, or truncated v2) -> torrent id, the v1 hash the
+ *            swarm is keyed by, approved, multipliers       (from PostgreSQL)
+ *   peer     (torrent id, user id, peer id) -> the counters and time of the
+ *            peer's last announce, for accounting           (tracker state)
+ *
+ * User and torrent entries may be negative ("no such passkey"), so floods of
+ * bad keys never reach the database.  Entries past their TTL are still
+ * served while a refresh is under way, and while the database is down.
+ */
+
+#ifndef _NGX_TRACKER_CACHE_H_INCLUDED_
+#define _NGX_TRACKER_CACHE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_tracker_args.h"
+
+
+#define NGX_TRACKER_ENTRY_USER     1
+#define NGX_TRACKER_ENTRY_TORRENT  2
+#define NGX_TRACKER_ENTRY_PEER     3
+
+#define NGX_TRACKER_PEER_KEY_LEN   (8 + 8 + NGX_TRACKER_HASH_LEN)
+
+
+typedef struct {
+    int64_t                      id;
+    unsigned                     disabled:1;
+    unsigned                     can_leech:1;
+} ngx_tracker_user_t;
+
+
+typedef struct {
+    int64_t                      id;
+    u_char                       hash[NGX_TRACKER_HASH_LEN];  /* swarm key */
+    int16_t                      dl_percent;
+    int16_t                      ul_percent;
+    unsigned                     approved:1;
+} ngx_tracker_torrent_info_t;
+
+
+typedef struct {
+    uint64_t                     uploaded;
+    uint64_t                     downloaded;
+    time_t                       seen;
+    unsigned                     seeder:1;
+    unsigned                     completed:1;
+} ngx_tracker_peer_state_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t            node;
+    ngx_queue_t                  lru;
+    time_t                       expires;
+    time_t                       refreshing;    /* when a refresh began */
+    u_char                       kind;
+    u_char                       found;         /* 0: negative entry */
+    u_char                       keylen;
+    union {
+        ngx_tracker_user_t          user;
+        ngx_tracker_torrent_info_t  torrent;
+        ngx_tracker_peer_state_t    peer;
+    } v;
+    u_char                       key[1];
+} ngx_tracker_entry_t;
+
+
+/* one accounting delta: one announce of one peer */
+typedef struct {
+    int64_t                      user_id;
+    int64_t                      torrent_id;
+    uint64_t                     uploaded;        /* credited */
+    uint64_t                     downloaded;      /* credited */
+    uint64_t                     raw_uploaded;
+    uint64_t                     raw_downloaded;
+    uint64_t                     left;
+    uint32_t                     up_time;
+    uint32_t                     down_time;
+    uint32_t                     at;
+    uint32_t                     seeders;
+    uint32_t                     leechers;
+    u_char                       peer_id[NGX_TRACKER_HASH_LEN];
+    u_char                       addr[16];
+    u_char                       family;
+    u_char                       event;
+    uint16_t                     port;            /* host order */
+} ngx_tracker_delta_t;
+
+
+typedef struct {
+    ngx_shmtx_sh_t               lock;
+    ngx_shmtx_t                  mutex;
+    ngx_tracker_delta_t         *records;
+    uint64_t                     capacity;
+    uint64_t                     head;       /* oldest not yet in the db */
+    uint64_t                     tail;       /* next free slot */
+
+    /* the batch being written: retried as is until it lands */
+    int64_t                      last_batch_id;
+    int64_t                      batch_id;
+    uint64_t                     batch_end;
+    time_t                       flushing;   /* since when; 0: nobody */
+    ngx_pid_t                    flusher;
+
+    ngx_atomic_t                 appended;
+    ngx_atomic_t                 dropped;
+    ngx_atomic_t                 flushed;
+    ngx_atomic_t                 batches;
+    ngx_atomic_t                 replayed;   /* batches the db had already */
+    ngx_atomic_t                 flush_failures;
+    ngx_atomic_t                 last_flush_ms;
+} ngx_tracker_journal_t;
+
+
+typedef struct {
+    ngx_rbtree_t                 rbtree;
+    ngx_rbtree_node_t            sentinel;
+    ngx_queue_t                  lru;
+
+    /* site-wide events (freeleech, double upload), refreshed together */
+    ngx_int_t                    dl_percent;
+    ngx_int_t                    ul_percent;
+    time_t                       events_expires;
+
+    ngx_uint_t                   entries[4];
+    ngx_atomic_t                 hits;
+    ngx_atomic_t                 misses;
+    ngx_atomic_t                 negative_hits;
+    ngx_atomic_t                 stale_hits;
+    ngx_atomic_t                 evictions;
+    ngx_atomic_t                 invalidations;
+    ngx_atomic_t                 resyncs;
+
+    ngx_tracker_journal_t        journal;
+} ngx_tracker_cache_sh_t;
+
+
+typedef struct {
+    ngx_tracker_cache_sh_t      *sh;
+    ngx_slab_pool_t             *shpool;
+    ngx_shm_zone_t              *shm_zone;
+    ngx_uint_t                   journal_size;
+    time_t                       ttl;
+    time_t                       negative_ttl;
+    time_t                       peer_timeout;
+} ngx_tracker_cache_t;
+
+
+ngx_int_t ngx_tracker_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+
+/*
+ * Lookups copy the entry out under the lock.  NGX_OK: found (positive or
+ * negative, see *found); NGX_DECLINED: not cached.  *stale is set when the
+ * entry is past its TTL and the caller should refresh it (only one caller
+ * per entry is told so at a time).
+ */
+ngx_int_t ngx_tracker_cache_user(ngx_tracker_cache_t *cache, ngx_str_t *key,
+    ngx_tracker_user_t *user, ngx_uint_t *found, ngx_uint_t *stale);
+ngx_int_t ngx_tracker_cache_torrent(ngx_tracker_cache_t *cache, u_char *hash,
+    ngx_tracker_torrent_info_t *t, ngx_uint_t *found, ngx_uint_t *stale);
+
+/* stores an answer from the database (user/t NULL: a negative entry) */
+void ngx_tracker_cache_put_user(ngx_tracker_cache_t *cache, ngx_str_t *key,
+    ngx_tracker_user_t *user);
+void ngx_tracker_cache_put_torrent(ngx_tracker_cache_t *cache, u_char *hash,
+    ngx_tracker_torrent_info_t *t);
+
+void ngx_tracker_cache_invalidate(ngx_tracker_cache_t *cache,
+    ngx_uint_t kind, u_char *key, size_t len);
+/* drops every user and torrent entry (peer states stay) */
+void ngx_tracker_cache_flush(ngx_tracker_cache_t *cache);
+
+/*
+ * The peer-state step of accounting, under the zone lock: finds or creates
+ * the peer's state, stores the new counters and returns the previous ones
+ * (prev->seen == 0: first sight).  stopped removes the state.
+ */
+ngx_int_t ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
+    ngx_tracker_peer_state_t *now, ngx_uint_t stopped,
+    ngx_tracker_peer_state_t *prev);
+
+/* expires old peer states; bounded work per call */
+void ngx_tracker_cache_sweep(ngx_tracker_cache_t *cache, ngx_uint_t max);
+
+
+#endif /* _NGX_TRACKER_CACHE_H_INCLUDED_ */
