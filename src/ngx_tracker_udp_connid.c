@@ -180,7 +180,7 @@ static ngx_int_t
 ngx_tracker_udp_mac(ngx_tracker_udp_connid_conf_t *cc, struct sockaddr *sa,
     uint32_t issued, u_char *mac)
 {
-    u_char                buf[16 + 2 + 4], md[EVP_MAX_MD_SIZE], *p;
+    u_char                buf[16 + 4], md[EVP_MAX_MD_SIZE], *p;
     size_t                len;
     EVP_MAC_CTX          *ctx;
     struct sockaddr_in   *sin;
@@ -201,14 +201,12 @@ ngx_tracker_udp_mac(ngx_tracker_udp_connid_conf_t *cc, struct sockaddr *sa,
     case AF_INET6:
         sin6 = (struct sockaddr_in6 *) sa;
         p = ngx_cpymem(p, sin6->sin6_addr.s6_addr, 16);
-        p = ngx_cpymem(p, &sin6->sin6_port, 2);
         break;
 #endif
 
     default: /* AF_INET */
         sin = (struct sockaddr_in *) sa;
         p = ngx_cpymem(p, &sin->sin_addr.s_addr, 4);
-        p = ngx_cpymem(p, &sin->sin_port, 2);
         break;
     }
 

@@ -3,8 +3,11 @@
  * ngx_tracker: UDP connection ids (BEP 15), stateless and unguessable.
  *
  *     id = issue time (16 low bits of the second, big endian)
- *          | first 6 bytes of HMAC-SHA256(key, address | port | issue time)
+ *          | first 6 bytes of HMAC-SHA256(key, address | issue time)
  *
+ * The address, not the port: libtorrent keeps one connection id per
+ * tracker for the whole process and uses it from every socket it has (and
+ * a NAT may change the port); spoofing is about the address.
  * The issue time in the id lets one HMAC check an id and tell a forged id
  * from an expired one.  The key belongs to the rotation period of the issue
  * time; the zone keeps the keys of the current and the previous period,
