@@ -9,7 +9,8 @@
 #   ONLY_OURS=1 bench/udp.sh 10 1
 #
 # Ports: BENCH_UDP_PORT (19360) for ngx_tracker (HTTP status one above),
-# OT_PORT (19350) for opentracker.  Prints the median of the runs.
+# OT_PORT (19350) for opentracker.  Runs alternate between the two; prints
+# the median of each.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 harness=${HARNESS:-$top/../shared/bench}
@@ -76,30 +77,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# median of the runs' RESULT lines, by announce_rps
-bench() {
-    local name=$1 host=$2 p=$3 out=() line
-    for r in $(seq "$runs"); do
-        line=$("$top/build/udp_load" -d "$secs" "${load_opts[@]}" "$host" "$p" \
-               | grep '^RESULT') || { echo "$name: malformed replies: $line" >&2; exit 1; }
-        echo "  $name run $r: $line" >&2
-        out+=("$line")
-    done
-    printf '%s\n' "${out[@]}" \
-        | sort -t= -k2 -n | sed -n "$(( (runs + 1) / 2 ))p" \
-        | sed "s/^RESULT/$name/"
+# one run: prints its RESULT line, fails on malformed replies
+one() {
+    local name=$1 host=$2 p=$3 line
+    line=$("$top/build/udp_load" -d "$secs" "${load_opts[@]}" "$host" "$p" \
+           | grep '^RESULT') || { echo "$name: malformed replies: $line" >&2; exit 1; }
+    echo "  $name: $line" >&2
+    echo "$line"
 }
 
-start_ours
-results=("$(bench ngx_tracker 127.0.0.1 "$port")")
-curl -fs "http://127.0.0.1:$((port + 1))/status" \
-    | grep -o '"udp":{.*' >&2 || true
-stop_ours
+# median by announce_rps
+median() {
+    sort -t= -k2 -n | sed -n "$(( (runs + 1) / 2 ))p"
+}
 
+# Both trackers run side by side (an idle one costs nothing) and the runs
+# alternate, so a change in the machine's background load hits both.
+start_ours
 if [ "${ONLY_OURS:-0}" != 1 ]; then
     "$harness/peers.sh" start "$ot_port" 0 0 >&2
-    results+=("$(bench opentracker 127.0.0.1 "$ot_port")")
-    "$harness/peers.sh" stop >&2
+fi
+
+ours=() theirs=()
+for r in $(seq "$runs"); do
+    ours+=("$(one ngx_tracker 127.0.0.1 "$port")")
+    if [ "${ONLY_OURS:-0}" != 1 ]; then
+        theirs+=("$(one opentracker 127.0.0.1 "$ot_port")")
+    fi
+done
+curl -fs "http://127.0.0.1:$((port + 1))/status" \
+    | grep -o '"udp":{.*' >&2 || true
+
+results=("$(printf '%s\n' "${ours[@]}" | median | sed 's/^RESULT/ngx_tracker/')")
+if [ "${ONLY_OURS:-0}" != 1 ]; then
+    results+=("$(printf '%s\n' "${theirs[@]}" | median | sed 's/^RESULT/opentracker/')")
 fi
 
 echo
@@ -109,3 +120,8 @@ for r in "${results[@]}"; do
     printf '%-12s %14s %14s %8s %10s %6s\n' "$1" "${2#*=}" "${3#*=}" \
         "${4#*=}" "${5#*=}" "${6#*=}"
 done
+if [ ${#results[@]} = 2 ]; then
+    a=$(set -- ${results[0]}; echo "${2#*=}")
+    b=$(set -- ${results[1]}; echo "${2#*=}")
+    awk -v a="$a" -v b="$b" 'BEGIN { printf "ngx_tracker / opentracker announce/s: %.2fx\n", a / b }'
+fi
