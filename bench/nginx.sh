@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/nginx.sh start PREFIX PORT ZONE_SIZE | stop PREFIX
-# A benchmark nginx: the module in open mode, 2 workers, logs off.
+# A benchmark nginx: the module in open mode (/announce), 2 workers, logs
+# off.  With BENCH_DB=<conninfo> also the private tracker on
+# /<passkey>/announce (same swarm zone).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 nginx=${NGINX:-/usr/sbin/nginx}
@@ -11,6 +13,12 @@ start)
     port=$3 zone=$4
     mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
     workers=${BENCH_WORKERS:-2}
+    private= private_loc=
+    if [ -n "${BENCH_DB:-}" ]; then
+        private="tracker_database \"$BENCH_DB\" pool=4;
+    tracker_private_zone priv:${BENCH_PRIVATE_ZONE:-512m} journal=${BENCH_JOURNAL:-2097152};"
+        private_loc="location ~ ^/[^/]+/announce\$ { tracker_announce swarm; tracker_private on; }"
+    fi
     cat > "$prefix/conf/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module $top/build/modules/ngx_http_tracker_module.so;
@@ -24,10 +32,12 @@ http {
     client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;
     uwsgi_temp_path tmp; scgi_temp_path tmp;
     tracker_swarm_zone swarm:$zone;
+    $private
     server {
         listen 127.0.0.1:$port reuseport backlog=4096;
         keepalive_requests 100000;
         location /announce { tracker_announce swarm; }
+        $private_loc
         location /scrape { tracker_scrape swarm; }
         location = /status { tracker_status swarm; }
     }

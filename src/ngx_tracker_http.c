@@ -19,14 +19,34 @@ ngx_http_tracker_uri_passkey(ngx_http_request_t *r, ngx_str_t *verb,
 ngx_int_t
 ngx_http_tracker_send(ngx_http_request_t *r, u_char *body, size_t len)
 {
+    static ngx_str_t  type = ngx_string("text/plain");
+
+    return ngx_http_tracker_send_type(r, NGX_HTTP_OK, &type, body, len);
+}
+
+
+ngx_int_t
+ngx_http_tracker_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len)
+{
+    static ngx_str_t  type = ngx_string("application/json");
+
+    return ngx_http_tracker_send_type(r, status, &type, body, len);
+}
+
+
+ngx_int_t
+ngx_http_tracker_send_type(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len)
+{
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
-    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.status = status;
     r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "text/plain");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
 
     rc = ngx_http_send_header(r);
 

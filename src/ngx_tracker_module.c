@@ -20,6 +20,8 @@ static char *ngx_http_tracker_handler_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_tracker_database(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tracker_health(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_tracker_private_zone(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tracker_init_process(ngx_cycle_t *cycle);
@@ -115,6 +117,13 @@ static ngx_command_t  ngx_http_tracker_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tracker_private_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tracker_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_tracker_health,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -233,6 +242,12 @@ ngx_http_tracker_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->private, prev->private, 0);
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tracker_module);
+
+    if (conf->health_sql.len && tmcf->pg == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tracker_health\" needs \"tracker_database\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->private && (tmcf->cache == NULL || tmcf->pg == NULL)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -650,4 +665,47 @@ invalid:
                        &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* tracker_health ["statement"]; the JSON API's liveness check */
+static char *
+ngx_http_tracker_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tracker_loc_conf_t  *tlcf = conf;
+
+    u_char                    *p;
+    ngx_str_t                 *value, sql;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2) {
+        sql = value[1];
+
+    } else {
+        ngx_str_set(&sql, "SELECT 1");
+    }
+
+    /* libpq wants a NUL-terminated statement */
+    p = ngx_pnalloc(cf->pool, sql.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(p, sql.data, sql.len);
+    p[sql.len] = '\0';
+
+    tlcf->health_sql.data = p;
+    tlcf->health_sql.len = sql.len;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "is duplicate: this location already has a content handler";
+    }
+
+    clcf->handler = ngx_http_tracker_health_handler;
+
+    return NGX_CONF_OK;
 }

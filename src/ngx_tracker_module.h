@@ -37,6 +37,7 @@ typedef struct {
     ngx_flag_t        full_scrape;
     ngx_flag_t        ip_param;
     ngx_flag_t        private;
+    ngx_str_t         health_sql;      /* NUL-terminated */
 } ngx_http_tracker_loc_conf_t;
 
 
@@ -46,6 +47,7 @@ extern ngx_module_t  ngx_http_tracker_module;
 ngx_int_t ngx_http_tracker_announce_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tracker_scrape_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tracker_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tracker_health_handler(ngx_http_request_t *r);
 
 char *ngx_http_tracker_set_hex(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -65,6 +67,10 @@ ngx_tracker_err_e ngx_http_tracker_uri_passkey(ngx_http_request_t *r,
     ngx_str_t *verb, ngx_str_t *passkey);
 ngx_int_t ngx_http_tracker_send(ngx_http_request_t *r, u_char *body,
     size_t len);
+ngx_int_t ngx_http_tracker_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len);
+ngx_int_t ngx_http_tracker_send_type(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len);
 ngx_int_t ngx_http_tracker_failure(ngx_http_request_t *r,
     ngx_tracker_swarm_t *sw, ngx_tracker_err_e err);
 

@@ -803,6 +803,7 @@ ngx_tracker_pg_send(ngx_tracker_pg_conn_t *pc)
     ngx_tracker_pg_stmt_t   *st;
     ngx_tracker_pg_query_t  *q;
     u_char                   timeout[NGX_INT_T_LEN + 3];
+    u_char                   name[NGX_PTR_SIZE * 2 + 3];
 
     q = pc->query;
     pc->ncmds = 0;
@@ -839,9 +840,16 @@ ngx_tracker_pg_send(ngx_tracker_pg_conn_t *pc)
             continue;
         }
 
+        /*
+         * The server-side name comes from the static string's address:
+         * unique in this worker, and short (identifiers are cut at 63).
+         */
+        p = ngx_sprintf(name, "t%xi", (ngx_uint_t) (uintptr_t) st->name);
+        *p = '\0';
+
         if (!ngx_tracker_pg_is_prepared(pc, st->name)) {
-            if (!PQsendPrepare(pc->conn, st->name, st->sql, st->nparams,
-                               NULL))
+            if (!PQsendPrepare(pc->conn, (const char *) name, st->sql,
+                               st->nparams, NULL))
             {
                 return NGX_ERROR;
             }
@@ -855,8 +863,9 @@ ngx_tracker_pg_send(ngx_tracker_pg_conn_t *pc)
             }
         }
 
-        if (!PQsendQueryPrepared(pc->conn, st->name, st->nparams, st->values,
-                                 st->lengths, st->formats, st->binary_result))
+        if (!PQsendQueryPrepared(pc->conn, (const char *) name, st->nparams,
+                                 st->values, st->lengths, st->formats,
+                                 st->binary_result))
         {
             return NGX_ERROR;
         }

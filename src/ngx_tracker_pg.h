@@ -36,7 +36,11 @@ typedef void (*ngx_tracker_pg_handler_pt)(ngx_tracker_pg_query_t *q);
 
 
 typedef struct {
-    /* a static string: it names the prepared statement; NULL: unnamed */
+    /*
+     * Prepared once per connection when set: any string that lives as long
+     * as the configuration (its address identifies the statement); NULL:
+     * sent unnamed every time.
+     */
     const char                  *name;
     const char                  *sql;
     int                          nparams;

@@ -27,8 +27,6 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
     ngx_int_t                     rc, prom;
     ngx_str_t                     fmt, *zone;
     ngx_uint_t                    i, seeders, leechers, peers;
-    ngx_buf_t                    *b;
-    ngx_chain_t                   out;
     ngx_tracker_sh_t             *sh;
     ngx_tracker_swarm_t          *sw;
     ngx_tracker_swarm_stats_t     st;
@@ -191,33 +189,10 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
         p = ngx_sprintf(p, "}\n");
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = p - buf;
-    r->headers_out.content_type = prom ? ngx_http_tracker_prom_type
-                                       : ngx_http_tracker_json_type;
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = buf;
-    b->last = p;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_tracker_send_type(r, NGX_HTTP_OK,
+                                      prom ? &ngx_http_tracker_prom_type
+                                           : &ngx_http_tracker_json_type,
+                                      buf, p - buf);
 }
 
 

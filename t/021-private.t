@@ -23,7 +23,7 @@ use TrackerNginx;
 my $db = PgTest::fresh_db();
 my $ngx = TrackerNginx->new(name => 'private', workers => 2, port_offset => 7);
 
-END { $ngx->quit('TERM') if $ngx }
+END { local $?; $ngx->quit("TERM") if $ngx }
 
 sub q1 { my @r = PgTest::psql($db, shift); return $r[0] }
 
