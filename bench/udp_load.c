@@ -38,7 +38,7 @@
 
 
 #define MAX_WINDOW   16
-#define LOST_AFTER   1.0     /* seconds without a reply */
+#define LOST_AFTER   0.25    /* seconds without a reply: then resend */
 
 
 typedef struct {

@@ -529,8 +529,9 @@ ngx_stream_tracker_udp_family(struct sockaddr *sa, u_char *addr)
 
 
 /*
- * send_chain, not send: for a wildcard listen it is sendmsg() with the
- * local address the datagram came to, so the reply comes from there.
+ * A socket bound to one address replies from it with a plain sendto();
+ * for a wildcard listen, send_chain is sendmsg() with the local address
+ * the datagram came to, so the reply comes from there.
  */
 static void
 ngx_stream_tracker_udp_send(ngx_stream_session_t *s, ngx_tracker_swarm_t *sw,
@@ -541,6 +542,14 @@ ngx_stream_tracker_udp_send(ngx_stream_session_t *s, ngx_tracker_swarm_t *sw,
     ngx_connection_t  *c;
 
     c = s->connection;
+
+    if (!c->listening->wildcard) {
+        if (c->send(c, buf, len) != (ssize_t) len) {
+            ngx_stream_tracker_udp_count(sw, NGX_TRACKER_UDP_SEND_FAILURES);
+        }
+
+        return;
+    }
 
     ngx_memzero(&b, sizeof(ngx_buf_t));
 
