@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # UDP connection-id keys: ids stay good across a key rotation for their
-# timeout; ids of a period whose key is gone are refused; with
+# timeout; ids of a period whose key is gone are refused; a reload keeps
+# the keys (they live in the zone); with
 # tracker_udp_secret, another nginx (another node, or this one restarted)
 # accepts the ids, and one with another secret does not.
 
@@ -57,6 +58,18 @@ $n = UdpTracker->start(workers => 1, stream_main =>
 $r = $n->announce($s, $cid, info_hash => ih(2));
 is($r && $r->{error}, 'invalid connection id',
    'another secret: the id is refused');
+$n->stop;
+
+# --- random keys live in the zone: a reload (new workers) keeps them
+
+$n = UdpTracker->start(workers => 2);
+$cid = $n->connect($s);
+$r = $n->announce($s, $cid, info_hash => ih(3), left => 0);
+is($r && $r->{action}, 1, 'before the reload: announced');
+ok($n->reload, 'reload: new workers took over');
+$r = $n->announce($s, $cid, info_hash => ih(3), peer => 2);
+is($r && $r->{action}, 1, 'after the reload: the old id is accepted');
+is($r && $r->{seeders}, 1, 'after the reload: the swarm is still there');
 $n->stop;
 
 # --- random keys (no secret): a restarted nginx has new keys

@@ -174,6 +174,30 @@ sub stop {
 
 sub DESTROY { $_[0]->stop }
 
+sub _workers {
+    my $self = shift;
+    my @w;
+    for my $d (glob '/proc/[0-9]*') {
+        open my $f, '<', "$d/stat" or next;
+        my @st = split ' ', scalar <$f>;
+        push @w, $st[0] if $st[3] == $self->{pid};
+    }
+    return @w;
+}
+
+# nginx -s reload: HUP, then wait until all the old workers are gone
+sub reload {
+    my $self = shift;
+    my %old = map { $_ => 1 } $self->_workers;
+    kill 'HUP', $self->{pid};
+    for (1 .. 200) {
+        my @w = $self->_workers;
+        return 1 if @w && !grep { $old{$_} } @w;
+        select undef, undef, undef, 0.05;
+    }
+    return 0;
+}
+
 sub error_log {
     my $self = shift;
     local $/;
