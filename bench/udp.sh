@@ -77,11 +77,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# one run: prints its RESULT line, fails on malformed replies
+# CPU ticks (user + system) of a process and its children (nginx workers)
+ticks() {
+    local pid=$1 t=0 c
+    for c in $pid $(ps -o pid= --ppid "$pid"); do
+        t=$(( t + $(awk '{ print $14 + $15 }' /proc/"$c"/stat 2>/dev/null || echo 0) ))
+    done
+    echo $t
+}
+
+# one run: prints its RESULT line with the server's CPU time per request
+# (a figure that a busy machine disturbs less than requests per second);
+# fails on malformed replies
 one() {
-    local name=$1 host=$2 p=$3 line
-    line=$("$top/build/udp_load" -d "$secs" "${load_opts[@]}" "$host" "$p" \
+    local name=$1 host=$2 p=$3 pid=$4 line t0 t1 reqs
+    t0=$(ticks "$pid")
+    line=$("$top/build/udp_load" -d "$secs" -W 0 "${load_opts[@]}" "$host" "$p" \
            | grep '^RESULT') || { echo "$name: malformed replies: $line" >&2; exit 1; }
+    t1=$(ticks "$pid")
+    reqs=$(echo "$line" | awk '{ split($2, a, "="); split($3, b, "=");
+                                 print (a[2] + b[2]) }')
+    line="$line cpu_us_per_req=$(awk -v t=$(( t1 - t0 )) -v r="$reqs" \
+        -v s="$secs" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.1f", t / hz * 1e6 / (r * s) }')"
     echo "  $name: $line" >&2
     echo "$line"
 }
@@ -98,11 +116,19 @@ if [ "${ONLY_OURS:-0}" != 1 ]; then
     "$harness/peers.sh" start "$ot_port" 0 0 >&2
 fi
 
+# a warm-up: every simulated peer announces "started" once
+ngx_pid=$(cat "$prefix/logs/nginx.pid")
+"$top/build/udp_load" -d 2 -W 3 "${load_opts[@]}" 127.0.0.1 "$port" >/dev/null
+if [ "${ONLY_OURS:-0}" != 1 ]; then
+    ot_pid=$(cat "$PEERS_DIR/opentracker.pid")
+    "$top/build/udp_load" -d 2 -W 3 "${load_opts[@]}" 127.0.0.1 "$ot_port" >/dev/null
+fi
+
 ours=() theirs=()
 for r in $(seq "$runs"); do
-    ours+=("$(one ngx_tracker 127.0.0.1 "$port")")
+    ours+=("$(one ngx_tracker 127.0.0.1 "$port" "$ngx_pid")")
     if [ "${ONLY_OURS:-0}" != 1 ]; then
-        theirs+=("$(one opentracker 127.0.0.1 "$ot_port")")
+        theirs+=("$(one opentracker 127.0.0.1 "$ot_port" "$ot_pid")")
     fi
 done
 curl -fs "http://127.0.0.1:$((port + 1))/status" \
@@ -114,11 +140,12 @@ if [ "${ONLY_OURS:-0}" != 1 ]; then
 fi
 
 echo
-printf '%-12s %14s %14s %8s %10s %6s\n' tracker announce/s connect/s errors malformed lost
+printf '%-12s %12s %11s %7s %10s %6s %16s\n' tracker announce/s \
+    connect/s errors malformed lost "CPU us/request"
 for r in "${results[@]}"; do
     set -- $r
-    printf '%-12s %14s %14s %8s %10s %6s\n' "$1" "${2#*=}" "${3#*=}" \
-        "${4#*=}" "${5#*=}" "${6#*=}"
+    printf '%-12s %12s %11s %7s %10s %6s %16s\n' "$1" "${2#*=}" "${3#*=}" \
+        "${4#*=}" "${5#*=}" "${6#*=}" "${7#*=}"
 done
 if [ ${#results[@]} = 2 ]; then
     a=$(set -- ${results[0]}; echo "${2#*=}")
