@@ -22,6 +22,8 @@ static char *ngx_http_tracker_database(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tracker_health(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tracker_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_tracker_private_zone(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tracker_init_process(ngx_cycle_t *cycle);
@@ -120,9 +122,24 @@ static ngx_command_t  ngx_http_tracker_commands[] = {
       0,
       NULL },
 
+    /* the JSON API's answer cache (ngx_tracker_api_cache.c) */
+    { ngx_string("tracker_api_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_tracker_api_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tracker_health"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_tracker_health,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tracker_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tracker_api,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -243,9 +260,10 @@ ngx_http_tracker_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tracker_module);
 
-    if (conf->health_sql.len && tmcf->pg == NULL) {
+    if ((conf->health_sql.len || conf->api) && tmcf->pg == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tracker_health\" needs \"tracker_database\"");
+                           "\"tracker_health\" and \"tracker_api\" need "
+                           "\"tracker_database\"");
         return NGX_CONF_ERROR;
     }
 
@@ -277,13 +295,50 @@ ngx_http_tracker_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/*
+ * The "name:size" argument of the zone directives; the size must be at
+ * least min bytes.
+ */
+char *
+ngx_http_tracker_zone_arg(ngx_conf_t *cf, ngx_str_t *arg, const char *what,
+    ssize_t min, ngx_str_t *name, ssize_t *size)
+{
+    u_char     *p;
+    ngx_str_t   s;
+
+    p = (u_char *) ngx_strchr(arg->data, ':');
+    if (p == NULL || p == arg->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %s zone \"%V\", expected \"name:size\"",
+                           what, arg);
+        return NGX_CONF_ERROR;
+    }
+
+    name->data = arg->data;
+    name->len = p - arg->data;
+
+    s.data = p + 1;
+    s.len = arg->data + arg->len - s.data;
+
+    *size = ngx_parse_size(&s);
+
+    if (*size == NGX_ERROR || *size < min) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %s zone size \"%V\", at least %uzk",
+                           what, &s, (size_t) min / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* tracker_swarm_zone name:size [peer_timeout=time]; */
 static char *
 ngx_http_tracker_swarm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tracker_main_conf_t  *tmcf = conf;
 
-    u_char               *p;
     time_t                timeout;
     ssize_t               size;
     ngx_str_t            *value, name, s;
@@ -292,27 +347,11 @@ ngx_http_tracker_swarm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    p = (u_char *) ngx_strchr(value[1].data, ':');
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid swarm zone \"%V\", "
-                           "expected \"name:size\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data;
-    name.len = p - value[1].data;
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
     /* room for the shard table and a useful number of peers */
-    if (size == NGX_ERROR || size < (ssize_t) (256 * 1024)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid swarm zone size \"%V\", "
-                           "at least 256k", &s);
+    if (ngx_http_tracker_zone_arg(cf, &value[1], "swarm", 256 * 1024, &name,
+                                  &size)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -530,7 +569,6 @@ ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tracker_main_conf_t  *tmcf = conf;
 
-    u_char               *p;
     ssize_t               size;
     ngx_int_t             n;
     ngx_str_t            *value, name, s;
@@ -544,26 +582,10 @@ ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    p = (u_char *) ngx_strchr(value[1].data, ':');
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid private zone \"%V\", "
-                           "expected \"name:size\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data;
-    name.len = p - value[1].data;
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR || size < (ssize_t) (1024 * 1024)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid private zone size \"%V\", "
-                           "at least 1m", &s);
+    if (ngx_http_tracker_zone_arg(cf, &value[1], "private", 1024 * 1024,
+                                  &name, &size)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -706,6 +728,27 @@ ngx_http_tracker_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_tracker_health_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* tracker_api; the JSON API below this location (e.g. /api/v1/) */
+static char *
+ngx_http_tracker_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tracker_loc_conf_t  *tlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "is duplicate: this location already has a content handler";
+    }
+
+    clcf->handler = ngx_http_tracker_api_handler;
+    tlcf->api = 1;
 
     return NGX_CONF_OK;
 }

@@ -1,0 +1,105 @@
+
+/*
+ * ngx_tracker: the JSON API (/api/v1).
+ *
+ * A route is data: a method, a path pattern, whether a key is required, the
+ * query parameters with their types and limits, and the SQL function that
+ * answers it.  The handler matches the route, checks the parameters (errors
+ * in the reference's Ajv shape), hashes the API key, and runs
+ *
+ *     SELECT status, content_type, disposition, body
+ *       FROM api_<name>($1 key hash, $2 arguments as jsonb)
+ *
+ * in one round trip.  The function resolves the key, reads, and renders the
+ * whole response body with PostgreSQL's JSON functions (ids and counters as
+ * strings where the reference has strings), so the worker neither blocks
+ * nor marshals rows one by one.
+ */
+
+#ifndef _NGX_TRACKER_API_H_INCLUDED_
+#define _NGX_TRACKER_API_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+typedef enum {
+    NGX_TRACKER_API_STRING = 0,
+    NGX_TRACKER_API_INTEGER,
+    NGX_TRACKER_API_NUMBER,
+    NGX_TRACKER_API_BOOLEAN,
+    NGX_TRACKER_API_ENUM
+} ngx_tracker_api_type_e;
+
+
+typedef struct {
+    const char                 *name;
+    ngx_tracker_api_type_e      type;
+    unsigned                    required:1;
+    unsigned                    has_min:1;
+    unsigned                    has_max:1;
+    int64_t                     min;          /* integer value, or length */
+    int64_t                     max;
+    const char                 *deflt;        /* sent when absent */
+    const char *const          *values;       /* ENUM, NULL-terminated */
+} ngx_tracker_api_param_t;
+
+
+#define NGX_TRACKER_API_AUTH_OPTIONAL  0
+#define NGX_TRACKER_API_AUTH_REQUIRED  1
+
+
+typedef struct {
+    ngx_uint_t                  methods;      /* NGX_HTTP_GET|... */
+    /* segments; "*" matches one segment, given to SQL as "id", "id2" */
+    const char                 *pattern;
+    ngx_uint_t                  auth;
+    const char                 *sql;          /* the whole statement */
+    const ngx_tracker_api_param_t  *params;   /* NULL-name terminated */
+
+    /*
+     * Answer cache (tracker_api_cache_zone): > 0 keeps a 200 answer that
+     * is the same for every caller this long; served from the cache it
+     * carries "message": cache_hit.
+     */
+    ngx_msec_t                  cache_ttl;
+    const char                 *cache_hit;
+} ngx_tracker_api_route_t;
+
+
+/*
+ * One table per group of endpoints (ngx_tracker_api_<group>.c), each ended
+ * by a NULL pattern; ngx_tracker_api_routes.c lists the tables.  Routes use
+ * designated initialisers: a positional one that leaves out fields added
+ * later fails -Wmissing-field-initializers.
+ */
+extern const ngx_tracker_api_route_t  *ngx_tracker_api_tables[];
+
+#define NGX_TRACKER_API_SQL(fn)                                               \
+    "SELECT status, content_type, disposition, body FROM " fn "($1, $2)"
+
+#define ngx_tracker_api_null_route  { .pattern = NULL }
+
+
+/* validation (ngx_tracker_api_validate.c) */
+
+typedef struct {
+    ngx_str_t                   message;      /* the top-level message */
+    ngx_str_t                   errors;       /* the validate_errors array */
+} ngx_tracker_api_invalid_t;
+
+/*
+ * Checks r's query against the route's parameters and appends them,
+ * typed, to the JSON object being built in *args.  NGX_DECLINED: *invalid
+ * describes the first error.
+ */
+ngx_int_t ngx_tracker_api_validate(ngx_http_request_t *r,
+    const ngx_tracker_api_param_t *params, ngx_str_t *args,
+    ngx_tracker_api_invalid_t *invalid);
+
+ngx_int_t ngx_http_tracker_api_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_TRACKER_API_H_INCLUDED_ */
