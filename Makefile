@@ -1,10 +1,12 @@
 # ngx_tracker: build, run, test and benchmark.
 #
-#   make            build build/modules/ngx_http_tracker_module.so against
+#   make            build build/modules/ngx_http_tracker_module.so (and
+#                   ngx_stream_tracker_module.so, the UDP tracker) against
 #                   Debian's nginx-dev tree (loads into the stock nginx)
 #   make NGINX_SRC=/path/to/nginx-1.x   build against an nginx source tree
 #   make run        install what is missing, build, start PostgreSQL (demo
-#                   data) and nginx on :8080; writes build/run/demo.env
+#                   data) and nginx on :8080 (HTTP) and :6969 (UDP);
+#                   PORT=, UDP_PORT= change them; writes build/run/demo.env
 #   make stop       stop both
 #   make db         only the PostgreSQL cluster (build/pg, port 15432)
 #   make db-stop    stop it
@@ -12,6 +14,7 @@
 #   make test       install what is missing, build, run the whole suite
 #                   (with its own PostgreSQL: build/pg-test, port 15433)
 #   make bench      announce benchmark against `make run`'s nginx
+#   make bench-udp  UDP benchmark beside opentracker (bench/udp.sh)
 #   make fuzz       run the fuzz targets for a while (FUZZ_SECONDS)
 
 SHELL        := /bin/bash
@@ -36,9 +39,13 @@ NGX_OBJS     := $(BUILD)/objs-src
 endif
 
 MODULE       := $(BUILD)/modules/ngx_http_tracker_module.so
+# the UDP tracker: load after ngx_stream_module.so and MODULE
+UDP_MODULE   := $(BUILD)/modules/ngx_stream_tracker_module.so
+STREAM_SO    ?= /usr/lib/nginx/modules/ngx_stream_module.so
 SOURCES      := config $(wildcard src/*.c src/*.h)
 RUN          := $(BUILD)/run
 PORT         ?= 8080
+UDP_PORT     ?= 6969
 
 export NGX_TREE NGX_OBJS
 
@@ -60,9 +67,9 @@ PG_TEST_DIR   = $(BUILD)/pg-test-$(PG_TEST_PORT)
 PG_TEST_PORT ?= $(if $(TEST_NGINX_PORT),$(shell echo $$(($(TEST_NGINX_PORT) + 7000))),15433)
 PG_CONN       = host=$(PG_DIR) port=$(PG_PORT) dbname=tracker user=postgres
 
-.PHONY: all deps run stop stop-nginx db db-stop migrate test bench fuzz clean
+.PHONY: all deps run stop stop-nginx db db-stop migrate test bench bench-udp fuzz clean
 
-all: $(MODULE)
+all: $(MODULE) $(UDP_MODULE)
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -96,14 +103,20 @@ $(MODULE): $(NGX_OBJS)/Makefile $(SOURCES)
 	@# a new inode: a running nginx keeps its mapping of the old file
 	cp $(NGX_OBJS)/ngx_http_tracker_module.so $@.tmp && mv -f $@.tmp $@
 
+$(UDP_MODULE): $(MODULE)
+	cp $(NGX_OBJS)/ngx_stream_tracker_module.so $@.tmp && mv -f $@.tmp $@
+
 # A private prefix under build/run: modules/ holds links to the .so files,
 # so conf.example's relative load_module lines work unchanged.
-run: deps $(MODULE) stop-nginx db
+run: deps $(MODULE) $(UDP_MODULE) stop-nginx db
 	@psql -X -q -v ON_ERROR_STOP=1 -d "$(PG_CONN)" -f sql/demo.sql
 	@mkdir -p $(RUN)/modules $(RUN)/logs $(RUN)/tmp $(RUN)/conf
 	ln -sf $(NDK_SO) $(RUN)/modules/ndk_http_module.so
 	ln -sf $(MODULE) $(RUN)/modules/ngx_http_tracker_module.so
+	ln -sf $(STREAM_SO) $(RUN)/modules/ngx_stream_module.so
+	ln -sf $(UDP_MODULE) $(RUN)/modules/ngx_stream_tracker_module.so
 	sed -e 's/127.0.0.1:8080/127.0.0.1:$(PORT)/' \
+	    -e 's/127.0.0.1:6969/127.0.0.1:$(UDP_PORT)/' \
 	    -e 's|host=/var/run/postgresql dbname=tracker|$(PG_CONN)|' \
 	    conf.example > $(RUN)/conf/nginx.conf
 	$(NGINX) -p $(RUN)/ -c conf/nginx.conf -t -q
@@ -121,6 +134,7 @@ run: deps $(MODULE) stop-nginx db
 	@echo "  private announce: http://127.0.0.1:$(PORT)/announce/<passkey>"
 	@echo "                    (the demo user's: http://127.0.0.1:$(PORT)/announce/$$(sed -n 's/^DEMO_PASSKEY=//p' $(RUN)/demo.env))"
 	@echo "  scrape:   http://127.0.0.1:$(PORT)/scrape"
+	@echo "  UDP:      udp://127.0.0.1:$(UDP_PORT)/announce"
 	@echo "  API:      http://127.0.0.1:$(PORT)/api/v1/  (health: /api/v1/health)"
 	@echo "  status:   http://127.0.0.1:$(PORT)/tracker_status"
 	@echo "  logs:     $(RUN)/logs/"
@@ -156,7 +170,7 @@ migrate:
 TESTS ?= -r t/
 # The suite's PostgreSQL runs only while prove does (stopped on failure and
 # on interrupt too); tracker_template is rebuilt from sql/ on every run.
-test: deps $(MODULE)
+test: deps $(MODULE) $(UDP_MODULE)
 	@inc=; perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="-I t/lib"; \
 	trap 'sql/pg.sh stop $(PG_TEST_DIR) >/dev/null' EXIT; \
 	sql/pg.sh start $(PG_TEST_DIR) $(PG_TEST_PORT) >/dev/null && \
@@ -171,6 +185,9 @@ test: deps $(MODULE)
 
 bench: $(MODULE)
 	bench/announce.sh
+
+bench-udp: $(MODULE) $(UDP_MODULE)
+	bench/udp.sh
 
 fuzz: $(NGX_OBJS)/Makefile
 	$(MAKE) -C t/fuzz run

@@ -230,6 +230,65 @@ ngx_tracker_passkey_valid(u_char *p, size_t len)
 }
 
 
+ngx_tracker_err_e
+ngx_tracker_path_passkey(u_char *start, u_char *last, ngx_str_t *verb,
+    ngx_str_t *passkey)
+{
+    u_char     *p, *end, *seg, *prev;
+    size_t      seg_len, prev_len;
+
+    /*
+     * /announce/<passkey> and /<passkey>/announce (also under a prefix):
+     * look only at the last two path segments.
+     */
+    end = last;
+
+    while (end > start && end[-1] == '/') {
+        end--;
+    }
+
+    for (p = end; p > start && p[-1] != '/'; p--) { /* void */ }
+
+    seg = p;
+    seg_len = end - p;
+
+    if (p == start) {
+        return NGX_TRACKER_OK;
+    }
+
+    end = p - 1;
+
+    for (p = end; p > start && p[-1] != '/'; p--) { /* void */ }
+
+    prev = p;
+    prev_len = end - p;
+
+    if (seg_len == verb->len && ngx_memcmp(seg, verb->data, verb->len) == 0) {
+        if (prev_len == 0) {
+            return NGX_TRACKER_OK;
+        }
+
+        passkey->data = prev;
+        passkey->len = prev_len;
+
+    } else if (prev_len == verb->len
+               && ngx_memcmp(prev, verb->data, verb->len) == 0)
+    {
+        passkey->data = seg;
+        passkey->len = seg_len;
+
+    } else {
+        return NGX_TRACKER_OK;
+    }
+
+    if (!ngx_tracker_passkey_valid(passkey->data, passkey->len)) {
+        return NGX_TRACKER_ERR_PASSKEY;
+    }
+
+    return NGX_TRACKER_OK;
+}
+
+
 #define ngx_tracker_key_is(k, klen, lit)                                      \
     ((klen) == sizeof(lit) - 1 && ngx_memcmp(k, lit, sizeof(lit) - 1) == 0)
 

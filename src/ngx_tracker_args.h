@@ -100,6 +100,13 @@ ngx_tracker_err_e ngx_tracker_parse_announce(u_char *p, u_char *last,
 ngx_tracker_err_e ngx_tracker_parse_scrape(u_char *p, u_char *last,
     u_char *hashes, ngx_uint_t max, ngx_uint_t *n, ngx_str_t *passkey);
 
+/*
+ * The passkey of /<verb>/<passkey> or /<passkey>/<verb> (last two path
+ * segments of start..last); passkey is left alone when there is none.
+ */
+ngx_tracker_err_e ngx_tracker_path_passkey(u_char *start, u_char *last,
+    ngx_str_t *verb, ngx_str_t *passkey);
+
 /* A passkey is 1..128 of [A-Za-z0-9_-]. */
 ngx_int_t ngx_tracker_passkey_valid(u_char *p, size_t len);
 

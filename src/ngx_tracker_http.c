@@ -11,58 +11,8 @@ ngx_tracker_err_e
 ngx_http_tracker_uri_passkey(ngx_http_request_t *r, ngx_str_t *verb,
     ngx_str_t *passkey)
 {
-    u_char     *p, *end, *seg, *prev;
-    size_t      seg_len, prev_len;
-
-    /*
-     * /announce/<passkey> and /<passkey>/announce (also under a prefix):
-     * look only at the last two path segments.
-     */
-    end = r->uri.data + r->uri.len;
-
-    while (end > r->uri.data && end[-1] == '/') {
-        end--;
-    }
-
-    for (p = end; p > r->uri.data && p[-1] != '/'; p--) { /* void */ }
-
-    seg = p;
-    seg_len = end - p;
-
-    if (p == r->uri.data) {
-        return NGX_TRACKER_OK;
-    }
-
-    end = p - 1;
-
-    for (p = end; p > r->uri.data && p[-1] != '/'; p--) { /* void */ }
-
-    prev = p;
-    prev_len = end - p;
-
-    if (seg_len == verb->len && ngx_memcmp(seg, verb->data, verb->len) == 0) {
-        if (prev_len == 0) {
-            return NGX_TRACKER_OK;
-        }
-
-        passkey->data = prev;
-        passkey->len = prev_len;
-
-    } else if (prev_len == verb->len
-               && ngx_memcmp(prev, verb->data, verb->len) == 0)
-    {
-        passkey->data = seg;
-        passkey->len = seg_len;
-
-    } else {
-        return NGX_TRACKER_OK;
-    }
-
-    if (!ngx_tracker_passkey_valid(passkey->data, passkey->len)) {
-        return NGX_TRACKER_ERR_PASSKEY;
-    }
-
-    return NGX_TRACKER_OK;
+    return ngx_tracker_path_passkey(r->uri.data, r->uri.data + r->uri.len,
+                                    verb, passkey);
 }
 
 

@@ -60,8 +60,9 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
     /* everything the zone holds, shard table and torrents included */
     per_peer = peers ? st.used / peers : 0;
 
-    size = (64 + NGX_TRACKER_ERR_LAST) * (NGX_HTTP_TRACKER_STATUS_LINE
-                                          + zone->len);
+    size = (64 + NGX_TRACKER_ERR_LAST + NGX_TRACKER_UDP_COUNTER_LAST
+            + NGX_TRACKER_UDP_DROP_LAST)
+           * (NGX_HTTP_TRACKER_STATUS_LINE + zone->len);
 
     buf = ngx_pnalloc(r->pool, size);
     if (buf == NULL) {
@@ -115,6 +116,28 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
                             zone, ngx_tracker_err_name(i), sh->failures[i]);
         }
 
+        p = ngx_sprintf(p, "# HELP ngx_tracker_udp_total "
+                           "UDP tracker requests and replies by kind.\n"
+                           "# TYPE ngx_tracker_udp_total counter\n");
+
+        for (i = 0; i < NGX_TRACKER_UDP_COUNTER_LAST; i++) {
+            p = ngx_sprintf(p, "ngx_tracker_udp_total"
+                               "{zone=\"%V\",kind=\"%s\"} %uA\n",
+                            zone, ngx_tracker_udp_counter_name(i),
+                            sh->udp.counters[i]);
+        }
+
+        p = ngx_sprintf(p, "# HELP ngx_tracker_udp_dropped_total "
+                           "UDP datagrams dropped without a reply.\n"
+                           "# TYPE ngx_tracker_udp_dropped_total counter\n");
+
+        for (i = 1; i < NGX_TRACKER_UDP_DROP_LAST; i++) {
+            p = ngx_sprintf(p, "ngx_tracker_udp_dropped_total"
+                               "{zone=\"%V\",reason=\"%s\"} %uA\n",
+                            zone, ngx_tracker_udp_drop_name(i),
+                            sh->udp.dropped[i]);
+        }
+
 #undef ngx_http_tracker_prom
 
         p = ngx_http_tracker_status_private(r, p, 1);
@@ -145,7 +168,23 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
                             ngx_tracker_err_name(i), sh->failures[i]);
         }
 
-        *p++ = '}';
+        p = ngx_sprintf(p, "},\"udp\":{");
+
+        for (i = 0; i < NGX_TRACKER_UDP_COUNTER_LAST; i++) {
+            p = ngx_sprintf(p, "\"%s\":%uA,",
+                            ngx_tracker_udp_counter_name(i),
+                            sh->udp.counters[i]);
+        }
+
+        p = ngx_sprintf(p, "\"dropped\":{");
+
+        for (i = 1; i < NGX_TRACKER_UDP_DROP_LAST; i++) {
+            p = ngx_sprintf(p, "%s\"%s\":%uA", i == 1 ? "" : ",",
+                            ngx_tracker_udp_drop_name(i),
+                            sh->udp.dropped[i]);
+        }
+
+        p = ngx_sprintf(p, "}}");
         p = ngx_http_tracker_status_private(r, p, 0);
         p = ngx_sprintf(p, "}\n");
     }

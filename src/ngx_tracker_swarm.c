@@ -545,6 +545,10 @@ ngx_tracker_select(ngx_tracker_torrent_t *t, ngx_tracker_announce_t *a)
     for (k = 0; k < 2 && want; k++) {
 
         family = (k == 0) ? a->family : !a->family;
+
+        if (a->out[family] == NULL) {
+            continue;
+        }
         rsize = ngx_tracker_rsize(family);
         clen = ngx_tracker_alen(family) + 2;
 

@@ -28,6 +28,7 @@
 #include <ngx_core.h>
 
 #include "ngx_tracker_args.h"
+#include "ngx_tracker_udp_sh.h"
 
 
 #define NGX_TRACKER_SHARDS_BITS   6
@@ -94,6 +95,7 @@ typedef struct {
     ngx_atomic_t              scraped_hashes;
     ngx_atomic_t              expired;
     ngx_atomic_t              failures[NGX_TRACKER_ERR_LAST];
+    ngx_tracker_udp_sh_t      udp;
 } ngx_tracker_sh_t;
 
 
@@ -116,7 +118,10 @@ typedef struct {
     ngx_uint_t                numwant;
     unsigned                  seeder:1;
 
-    /* out: compact entries per family, peer ids when ids[] is set */
+    /*
+     * out: compact entries per family, peer ids when ids[] is set; a NULL
+     * out[] leaves that family out (a UDP reply carries one family)
+     */
     u_char                   *out[2];
     u_char                   *ids[2];
     ngx_uint_t                nout[2];
