@@ -11,9 +11,11 @@
 
 
 extern const ngx_tracker_api_route_t  ngx_tracker_api_site_routes[];
+extern const ngx_tracker_api_route_t  ngx_tracker_api_search_routes[];
 
 
 const ngx_tracker_api_route_t  *ngx_tracker_api_tables[] = {
     ngx_tracker_api_site_routes,
+    ngx_tracker_api_search_routes,
     NULL
 };
