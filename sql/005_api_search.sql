@@ -398,7 +398,7 @@ BEGIN
                     'string_to_array(t.%I, '','') && %L::text[]', f.col,
                     api_search_langs(a->>f.param));
             ELSE
-                conds := conds || format('t.%I = %s', f.col,
+                conds := conds || format('t.%I = %L::boolean', f.col,
                                          (a->>f.param)::boolean);
             END IF;
         END LOOP;
