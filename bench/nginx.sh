@@ -2,7 +2,8 @@
 # bench/nginx.sh start PREFIX PORT ZONE_SIZE | stop PREFIX
 # A benchmark nginx: the module in open mode (/announce), 2 workers, logs
 # off.  With BENCH_DB=<conninfo> also the private tracker on
-# /<passkey>/announce (same swarm zone).
+# /<passkey>/announce (same swarm zone) and the JSON API on /api/v1/
+# (BENCH_PG_POOL connections per worker, default 4).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 nginx=${NGINX:-/usr/sbin/nginx}
@@ -15,9 +16,12 @@ start)
     workers=${BENCH_WORKERS:-2}
     private= private_loc=
     if [ -n "${BENCH_DB:-}" ]; then
-        private="tracker_database \"$BENCH_DB\" pool=4;
+        private="tracker_database \"$BENCH_DB\" pool=${BENCH_PG_POOL:-4};
     tracker_private_zone priv:${BENCH_PRIVATE_ZONE:-512m} journal=${BENCH_JOURNAL:-2097152};"
         private_loc="location ~ ^/[^/]+/announce\$ { tracker_announce swarm; tracker_private on; }"
+        # the JSON API (bench/api_search.sh)
+        private_loc="$private_loc
+        location /api/v1/ { tracker_api; }"
     fi
     cat > "$prefix/conf/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ndk_http_module.so;

@@ -27,16 +27,32 @@ CREATE INDEX IF NOT EXISTS torrents_listed_best ON torrents
 CREATE INDEX IF NOT EXISTS torrents_listed_uploaded_at ON torrents
     (uploaded_at) WHERE status = 1 AND deleted IS NULL;
 
--- RFC 3986 percent-encoding of everything but the unreserved characters
+-- RFC 3986 percent-encoding of everything but the unreserved characters.
+-- Titles are nearly always printable ASCII: those take a chain of
+-- replace() calls (each one pass in C); anything else goes character by
+-- character.
 CREATE FUNCTION api_search_urlencode(p text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(string_agg(
-               CASE WHEN c ~ '^[A-Za-z0-9._~-]$' THEN c
-                    ELSE upper(regexp_replace(
-                             encode(convert_to(c, 'UTF8'), 'hex'),
-                             '(..)', '%\1', 'g')) END,
-               '' ORDER BY i), '')
-    FROM regexp_split_to_table(p, '') WITH ORDINALITY AS s(c, i)
+    SELECT CASE WHEN p ~ '^[ -~]*$' THEN
+        replace(replace(replace(replace(replace(replace(replace(replace(
+        replace(replace(replace(replace(replace(replace(replace(replace(
+        replace(replace(replace(replace(replace(replace(replace(replace(
+        replace(replace(replace(replace(replace(
+        p, '%', '%25'), ' ', '%20'), '!', '%21'), '"', '%22'), '#', '%23'),
+        '$', '%24'), '&', '%26'), '''', '%27'), '(', '%28'), ')', '%29'),
+        '*', '%2A'), '+', '%2B'), ',', '%2C'), '/', '%2F'), ':', '%3A'),
+        ';', '%3B'), '<', '%3C'), '=', '%3D'), '>', '%3E'), '?', '%3F'),
+        '@', '%40'), '[', '%5B'), '\', '%5C'), ']', '%5D'), '^', '%5E'),
+        '`', '%60'), '{', '%7B'), '|', '%7C'), '}', '%7D')
+    ELSE (
+        SELECT coalesce(string_agg(
+                   CASE WHEN c ~ '^[A-Za-z0-9._~-]$' THEN c
+                        ELSE upper(regexp_replace(
+                                 encode(convert_to(c, 'UTF8'), 'hex'),
+                                 '(..)', '%\1', 'g')) END,
+                   '' ORDER BY i), '')
+        FROM regexp_split_to_table(p, '') WITH ORDINALITY AS s(c, i))
+    END
 $$;
 
 -- a magnet: v1 hash, v2 multihash for hybrids, name, one tracker (already
@@ -132,7 +148,10 @@ $$;
 
 CREATE FUNCTION api_torrents_search(p_key text, p_args jsonb)
 RETURNS TABLE (status int, content_type text, disposition text, body bytea)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+-- many searches at once: a worker process per sort is no gain
+SET max_parallel_workers_per_gather = 0
+AS $$
 DECLARE
     a           jsonb := p_args;
     me          users;
@@ -166,6 +185,8 @@ DECLARE
     more        boolean;
     hash_id     bigint;
     tracker     text;
+    tracker_enc text;
+    private_enc text;
     results     jsonb;
     n_rel       bigint;
     n_groups    bigint;
@@ -492,6 +513,8 @@ BEGIN
 
     tracker := (SELECT s.value FROM site_settings s
                 WHERE s.key = 'public_tracker_url');
+    tracker_enc := api_search_urlencode(tracker);
+    private_enc := api_search_urlencode(tracker || '/' || me.torrent_key);
 
     SELECT coalesce(jsonb_agg(r.obj ORDER BY r.ord), '[]'::jsonb),
            coalesce(sum(r.n_rel), 0),
@@ -505,7 +528,7 @@ BEGIN
                 'title', t.title,
                 'infohash', encode(t.info_hash, 'hex'),
                 'magnet', api_search_magnet(t.info_hash, t.info_hash_v2,
-                    t.title, api_search_urlencode(tracker)),
+                    t.title, tracker_enc),
                 'media_id', t.media_id,
                 'description', t.description,
                 'filesize', t.filesize::text,
@@ -553,9 +576,7 @@ BEGIN
             -- the caller's own announce URL: only for a caller
             || CASE WHEN me.id IS NOT NULL THEN jsonb_build_object(
                    'private_magnet', api_search_magnet(t.info_hash,
-                       t.info_hash_v2, t.title,
-                       api_search_urlencode(tracker || '/'
-                                            || me.torrent_key)))
+                       t.info_hash_v2, t.title, private_enc))
                ELSE '{}'::jsonb END AS obj
         FROM unnest(ids) WITH ORDINALITY AS x(id, ord)
         JOIN torrents t ON t.id = x.id

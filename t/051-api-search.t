@@ -19,7 +19,7 @@ use PgTest;
 use TrackerNginx;
 
 my $db = PgTest::fresh_db();
-my $ngx = TrackerNginx->new(name => 'api-search', port_offset => 11);
+my $ngx = TrackerNginx->new(name => 'api-search', port_offset => 1);
 
 END { local $?; $ngx->quit('TERM') if $ngx }
 
@@ -563,6 +563,20 @@ is_deeply([ $st, $j->{validate_errors}[0]{keyword} ], [ 400, 'maxLength' ],
 is_deeply([ $st, ids($j) ], [ 200, [] ], 'SQL in the query is just text');
 is(PgTest::psql($db, 'SELECT count(*) FROM torrents'), 8,
    '... and changes nothing');
+
+# --- names that need percent-encoding in magnets ------------------------------
+
+PgTest::psql($db, q{INSERT INTO torrents (id, info_hash, title) VALUES
+    (1010, decode(md5('t1010') || '00000000', 'hex'),
+     U&'Caf\00e9 & "Bar" 100% #1?+/'),
+    (1011, decode(md5('t1011') || '00000000', 'hex'), 'a~b_c.d-e')});
+($st, $j) = api('torrents/search?query=' . v1(1010));
+like($j->{data}{results}[0]{magnet},
+     qr/&dn=Caf%C3%A9%20%26%20%22Bar%22%20100%25%20%231%3F%2B%2F&tr=/,
+     'a non-ASCII name: UTF-8 bytes, reserved characters encoded');
+($st, $j) = api('torrents/search?query=' . v1(1011));
+like($j->{data}{results}[0]{magnet}, qr/&dn=a~b_c\.d-e&tr=/,
+     'unreserved characters stay as they are');
 
 # --- the database goes away ---------------------------------------------------
 
