@@ -18,7 +18,7 @@ function request()
 end
 
 function response(status, headers, body)
-    if status ~= 200 or not string.find(body, '"results": [', 1, true) then
+    if status ~= 200 or not string.find(body, '"results" *: *%[') then
         bad = bad + 1
     end
 end

@@ -72,7 +72,7 @@ $$;
 -- the title with the tags automation software filters on (MTL, OTL, HS,
 -- L level, V video type, C codec, A-/F-/S- languages), when none is stored
 CREATE FUNCTION api_search_auto_title(t torrents) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$   -- STABLE as concat(): inlined
     SELECT coalesce(t.auto_title,
         t.title || ' {Tags:'
         || concat(CASE WHEN t.mtl THEN 'MTL;' END,
@@ -151,6 +151,8 @@ RETURNS TABLE (status int, content_type text, disposition text, body bytea)
 LANGUAGE plpgsql STABLE
 -- many searches at once: a worker process per sort is no gain
 SET max_parallel_workers_per_gather = 0
+-- media suggestions: a title close to the query, not any sharing a word
+SET pg_trgm.similarity_threshold = 0.45
 AS $$
 DECLARE
     a           jsonb := p_args;
@@ -187,7 +189,7 @@ DECLARE
     tracker     text;
     tracker_enc text;
     private_enc text;
-    results     jsonb;
+    results     json;
     n_rel       bigint;
     n_groups    bigint;
     n_users     bigint;
@@ -516,13 +518,21 @@ BEGIN
     tracker_enc := api_search_urlencode(tracker);
     private_enc := api_search_urlencode(tracker || '/' || me.torrent_key);
 
-    SELECT coalesce(jsonb_agg(r.obj ORDER BY r.ord), '[]'::jsonb),
+    SELECT coalesce(json_agg(r.obj ORDER BY r.ord), '[]'::json),
            coalesce(sum(r.n_rel), 0),
            count(DISTINCT r.uploader_id)
     INTO results, n_rel, n_users
     FROM (
         SELECT x.ord, gr.n_rel, u.id AS uploader_id,
-            jsonb_build_object(
+            -- the caller's own announce URL, only for a caller: spliced in
+            -- front of the object's text (json, not jsonb: a page is built
+            -- as text once, in the reference's key order)
+            (CASE WHEN me.id IS NOT NULL THEN
+                 '{"private_magnet" : ' || to_json(api_search_magnet(
+                     t.info_hash, t.info_hash_v2, t.title, private_enc))
+                 || ', '
+             ELSE '{' END
+             || substr(json_build_object(
                 'id', t.id::text,
                 'uploaded_at', api_ms(t.uploaded_at),
                 'title', t.title,
@@ -550,7 +560,7 @@ BEGIN
                 'anonymous', t.anonymous,
                 'upgraded', t.upgraded_id::text,
                 'uploader', CASE WHEN u.id IS NOT NULL THEN
-                    jsonb_build_object(
+                    json_build_object(
                         'id', u.id::text,
                         'display_name', coalesce(u.display_name, u.username),
                         'username', u.username,
@@ -558,7 +568,7 @@ BEGIN
                 'seeders', t.seeders::text,
                 'leechers', t.leechers::text,
                 'completed', t.completed::text,
-                'groups', coalesce(gr.groups, '[]'::jsonb),
+                'groups', coalesce(gr.groups, '[]'::json),
                 'imported', t.imported,
                 'user_is_seeding', CASE WHEN me.id IS NOT NULL THEN
                     EXISTS (SELECT 1 FROM peers p
@@ -572,18 +582,14 @@ BEGIN
                     (SELECT count(*) FROM snatches s
                      WHERE s.torrent_id = t.id AND s.user_id = me.id) END,
                 'has_mediainfo', coalesce(t.mediainfo, '') <> '',
-                'nyaa_upload_time', api_ms(t.nyaa_upload_time))
-            -- the caller's own announce URL: only for a caller
-            || CASE WHEN me.id IS NOT NULL THEN jsonb_build_object(
-                   'private_magnet', api_search_magnet(t.info_hash,
-                       t.info_hash_v2, t.title, private_enc))
-               ELSE '{}'::jsonb END AS obj
+                'nyaa_upload_time', api_ms(t.nyaa_upload_time))::text,
+                 2))::json AS obj
         FROM unnest(ids) WITH ORDINALITY AS x(id, ord)
         JOIN torrents t ON t.id = x.id
         LEFT JOIN users u ON u.id = t.uploader_id AND NOT t.anonymous
         LEFT JOIN LATERAL (
             SELECT count(*) AS n_rel,
-                   jsonb_agg(jsonb_build_object(
+                   json_agg(json_build_object(
                        'id', g.id::text,
                        'display_name', g.display_name,
                        'name', g.name,
@@ -655,15 +661,17 @@ BEGIN
         END IF;
     END IF;
 
-    RETURN QUERY SELECT * FROM api_ok(jsonb_build_object(
-        'results', results,
-        'infohash_match', hash_id::text,
-        'recommended_media', rec_j,
-        'media', media_j,
-        'similar_media', sim_j,
-        'debug', jsonb_build_object('summary', to_jsonb(summary),
-                                    'debug', to_jsonb(dbg)),
-        'more', more,
-        'search', a));
+    -- api_ok's envelope, written as text: the page stays json
+    RETURN QUERY SELECT 200, NULL::text, NULL::text,
+        convert_to('{"error": false, "data": ' || json_build_object(
+            'results', results,
+            'infohash_match', hash_id::text,
+            'recommended_media', rec_j,
+            'media', media_j,
+            'similar_media', sim_j,
+            'debug', json_build_object('summary', to_json(summary),
+                                       'debug', to_json(dbg)),
+            'more', more,
+            'search', a)::text || '}', 'UTF8');
 END
 $$;
