@@ -275,7 +275,7 @@ BEGIN
             lw := lower(w);
             codec := api_search_codec(lw);
 
-            IF codec IS NOT NULL AND NOT p_args ? 'video_codec' THEN
+            IF codec IS NOT NULL AND NOT a ? 'video_codec' THEN
                 IF NOT codec = ANY (codecs) THEN
                     codecs := codecs || codec;
                     summary := summary || ('video codec: '

@@ -421,6 +421,8 @@ is_deeply(search_ids('query=shigatsu%20x265%20h.264&sort_by=oldest'),
           [ 1001, 1002, 1004 ], 'two codec words: either codec');
 is_deeply(search_ids('query=hevc&video_codec=1'), [],
           'an explicit codec filter wins: the word stays a word');
+is_deeply(search_ids('query=hevc&video_codec=&sort_by=oldest'),
+          [ 1001, 1004 ], 'an empty codec filter is none: the hint applies');
 
 ($st, $j) = api('torrents/search?query=' . uc v1(1002));
 is_deeply([ ids($j), $j->{data}{infohash_match} ], [ [ 1002 ], '1002' ],
@@ -563,6 +565,19 @@ is_deeply([ $st, $j->{validate_errors}[0]{keyword} ], [ 400, 'maxLength' ],
 is_deeply([ $st, ids($j) ], [ 200, [] ], 'SQL in the query is just text');
 is(PgTest::psql($db, 'SELECT count(*) FROM torrents'), 8,
    '... and changes nothing');
+
+# --- wrong method --------------------------------------------------------------
+
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $ngx->port,
+                                  Timeout => 10) or die "connect: $!";
+    print $s "POST /api/v1/torrents/search HTTP/1.0\r\nHost: localhost\r\n"
+        . "Content-Length: 0\r\n\r\n";
+    local $/;
+    my $res = <$s> // '';
+    like($res, qr{^HTTP/1\.\d 405 .*\r\n\r\n\{"error":true,}s,
+         'POST: 405 in the API\'s error shape');
+}
 
 # --- names that need percent-encoding in magnets ------------------------------
 
