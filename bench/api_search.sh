@@ -72,8 +72,14 @@ for r in $(seq "$runs"); do
            wrk -t$threads -c"$conns" -d"${secs}s" --latency \
                -s "$top/bench/api_search.lua" "$base/" | grep '^RESULT')
     echo "run $r nginx:   $line"
-    tps=$(pgbench -n -M extended -c "$conns" -j $threads -T "$secs" \
-                  "${scripts[@]}" "$db" 2>/dev/null \
-          | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-    echo "run $r pgbench: tps=$tps"
+    out=$prefix/pgbench-run-$r.txt
+    pgbench -n -M extended -c "$conns" -j $threads -T "$secs" \
+            "${scripts[@]}" "$db" > "$out" 2>&1 || true
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out")
+    lat=$(sed -n 's/^latency average = \([0-9.]*\).*/\1/p' "$out")
+    if [ -n "$tps" ]; then
+        echo "run $r pgbench: tps=$tps latency_avg_ms=$lat"
+    else
+        echo "run $r pgbench: failed: $(grep -m1 error "$out")"
+    fi
 done | tee "$prefix/runs.txt"

@@ -55,17 +55,23 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     END
 $$;
 
--- a magnet: v1 hash, v2 multihash for hybrids, name, one tracker (already
--- percent-encoded by the caller, which encodes it once per request)
+-- The magnet's dn, encoded once when the title is written rather than for
+-- every result of every search (a fifth of a page's rendering otherwise).
+-- Not indexed: the tracker's updates of the row stay HOT.
+ALTER TABLE torrents ADD COLUMN IF NOT EXISTS title_urlencoded text
+    GENERATED ALWAYS AS (api_search_urlencode(title)) STORED;
+
+-- a magnet: v1 hash, v2 multihash for hybrids, name and one tracker (both
+-- already percent-encoded)
 CREATE FUNCTION api_search_magnet(p_hash bytea, p_hash_v2 bytea,
-                                  p_title text, p_tracker_enc text)
+                                  p_title_enc text, p_tracker_enc text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT 'magnet:?xt=urn:btih:' || encode(p_hash, 'hex')
         || CASE WHEN p_hash_v2 IS NOT NULL
                 THEN '&xt=urn:btmh:1220' || encode(p_hash_v2, 'hex')
                 ELSE '' END
-        || '&dn=' || api_search_urlencode(p_title)
+        || '&dn=' || p_title_enc
         || '&tr=' || p_tracker_enc
 $$;
 
@@ -529,7 +535,8 @@ BEGIN
             -- as text once, in the reference's key order)
             (CASE WHEN me.id IS NOT NULL THEN
                  '{"private_magnet" : ' || to_json(api_search_magnet(
-                     t.info_hash, t.info_hash_v2, t.title, private_enc))
+                     t.info_hash, t.info_hash_v2, t.title_urlencoded,
+                     private_enc))
                  || ', '
              ELSE '{' END
              || substr(json_build_object(
@@ -538,7 +545,7 @@ BEGIN
                 'title', t.title,
                 'infohash', encode(t.info_hash, 'hex'),
                 'magnet', api_search_magnet(t.info_hash, t.info_hash_v2,
-                    t.title, tracker_enc),
+                    t.title_urlencoded, tracker_enc),
                 'media_id', t.media_id,
                 'description', t.description,
                 'filesize', t.filesize::text,
