@@ -11,7 +11,9 @@
 # worker, default 8) on BENCH_PORT (19518).  The load cycles through five
 # searches: the default listing, one word, two words sorted by seeders, a
 # media filter, and a codec hint.  wrk checks every answer (200 with
-# results); pgbench runs the SQL the module sends for the same five.
+# results); pgbench runs the SQL the module sends for the same five, with
+# as many clients as wrk has connections and with as many as nginx's pools
+# have database sessions.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 port=${BENCH_PORT:-19518}
@@ -33,6 +35,7 @@ if [ "${FRESH_DATA:-0}" = 1 ] || [ "$have" != 100000 ]; then
     psql "$db" -X -q -v ON_ERROR_STOP=1 -f "$top/bench/api_search_data.sql"
 fi
 
+pool=$((2 * ${BENCH_PG_POOL:-8}))     # 2 workers
 BENCH_DB="$db" BENCH_PG_POOL=${BENCH_PG_POOL:-8} \
     "$top/bench/nginx.sh" start "$prefix" "$port" 64m
 
@@ -72,14 +75,17 @@ for r in $(seq "$runs"); do
            wrk -t$threads -c"$conns" -d"${secs}s" --latency \
                -s "$top/bench/api_search.lua" "$base/" | grep '^RESULT')
     echo "run $r nginx:   $line"
-    out=$prefix/pgbench-run-$r.txt
-    pgbench -n -M extended -c "$conns" -j $threads -T "$secs" \
-            "${scripts[@]}" "$db" > "$out" 2>&1 || true
-    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out")
-    lat=$(sed -n 's/^latency average = \([0-9.]*\).*/\1/p' "$out")
-    if [ -n "$tps" ]; then
-        echo "run $r pgbench: tps=$tps latency_avg_ms=$lat"
-    else
-        echo "run $r pgbench: failed: $(grep -m1 error "$out")"
-    fi
+    # at the same concurrency, and with as many sessions as nginx's pools
+    for c in "$conns" "$pool"; do
+        out=$prefix/pgbench-run-$r-$c.txt
+        pgbench -n -M extended -c "$c" -j $threads -T "$secs" \
+                "${scripts[@]}" "$db" > "$out" 2>&1 || true
+        tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out")
+        lat=$(sed -n 's/^latency average = \([0-9.]*\).*/\1/p' "$out")
+        if [ -n "$tps" ]; then
+            echo "run $r pgbench -c $c: tps=$tps latency_avg_ms=$lat"
+        else
+            echo "run $r pgbench -c $c: failed: $(grep -m1 error "$out")"
+        fi
+    done
 done | tee "$prefix/runs.txt"
