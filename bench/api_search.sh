@@ -40,7 +40,10 @@ BENCH_DB="$db" BENCH_PG_POOL=${BENCH_PG_POOL:-8} \
     "$top/bench/nginx.sh" start "$prefix" "$port" 64m
 
 # the searches, as URLs and as the arguments the module passes to SQL
-defaults='"limit":50,"offset":0,"sort_by":"best","category":0,"episode_match_any":false,"group_primary":true,"group_secondary":false,"group_childs":true,"group_parents":false,"uploader_uploads":true,"uploader_contributions":false'
+defaults='"limit":50,"offset":0,"sort_by":"best","category":0,'
+defaults+='"episode_match_any":false,"group_primary":true,'
+defaults+='"group_secondary":false,"group_childs":true,"group_parents":false,'
+defaults+='"uploader_uploads":true,"uploader_contributions":false'
 paths=(
     "/api/v1/torrents/search"
     "/api/v1/torrents/search?query=dragon"
@@ -60,7 +63,8 @@ scripts=()
 for i in "${!args[@]}"; do
     f=$prefix/pgbench-$i.sql
     # a space after each colon: pgbench would take ":name" for a variable
-    echo "SELECT status, content_type, disposition, body FROM api_torrents_search(NULL, '${args[$i]//\":/\": }');" > "$f"
+    echo "SELECT status, content_type, disposition, body FROM" \
+         "api_torrents_search(NULL, '${args[$i]//\":/\": }');" > "$f"
     scripts+=(-f "$f")
 done
 

@@ -82,7 +82,8 @@ SELECT v.id, decode(md5('t' || v.id) || '00000000', 'hex'),
        CASE WHEN v.id = 1008 THEN timestamptz '2020-01-01 00:00+00' END,
        CASE WHEN v.id = 1001 THEN 'General' END
 FROM (VALUES
-  (1001, '[Alpha] Shigatsu wa Kimi no Uso - 01 [1080p HEVC]', 1, NULL::timestamptz,
+  (1001, '[Alpha] Shigatsu wa Kimi no Uso - 01 [1080p HEVC]', 1,
+   NULL::timestamptz,
    false, false, 3, 2, 9, 'ja', 'en', '', false, false, false, 3000,
    's1', 101, 10, 1, 50, 2),
   (1002, '[Alpha] Shigatsu wa Kimi no Uso - 02 [1080p AVC]', 1, NULL,
@@ -301,7 +302,7 @@ is_deeply(ids($j), [ 1003, 1001, 1002, 1004, 1005, 1008 ],
 is($j->{data}{debug}{debug}[1], 'showing hidden torrents',
    '... and the debug lines say so');
 
-# --- sorts -------------------------------------------------------------------
+# --- sorts ------------------------------------------------------------------
 
 my %sorts = (
     latest => [ 1008, 1005, 1004, 1002, 1001 ],
@@ -322,7 +323,7 @@ for my $s (sort keys %sorts) {
     is_deeply(search_ids("sort_by=$s"), $sorts{$s}, "sort_by=$s");
 }
 
-# --- paging --------------------------------------------------------------------
+# --- paging -----------------------------------------------------------------
 
 ($st, $j) = api('torrents/search?limit=2&sort_by=oldest');
 is_deeply([ ids($j), $j->{data}{more} ? 1 : 0 ], [ [ 1001, 1002 ], 1 ],
@@ -334,7 +335,7 @@ is_deeply([ @{ $j->{data}{search} }{qw(limit offset sort_by)} ],
           [ 2, 4, 'oldest' ], 'search echoes limit, offset, sort_by');
 is_deeply(search_ids('offset=100'), [], 'offset past the end: nothing');
 
-# --- filters -------------------------------------------------------------------
+# --- filters ----------------------------------------------------------------
 
 my @filters = (
     [ 'levels=3,4', [ 1001 ] ],
@@ -406,7 +407,7 @@ is($ty->{data}{media}{episodes}[0]{id}, 'number', 'episode ids are numbers');
 is($j->{data}{recommended_media}, undef,
    'no recommendation when the media is the filter');
 
-# --- hints -------------------------------------------------------------------
+# --- hints ------------------------------------------------------------------
 
 ($st, $j) = api('torrents/search?query=HEVC&sort_by=oldest');
 is_deeply(ids($j), [ 1001, 1004 ], 'HEVC: becomes the codec filter');
@@ -454,7 +455,7 @@ is_deeply(search_ids('media_id=s1&query=s05'), [],
           'a season without episodes: nothing');
 is_deeply(search_ids('query=s01'), [], 'without a media: just a word');
 
-# --- text, recommended and similar media ----------------------------------------
+# --- text, recommended and similar media ------------------------------------
 
 ($st, $j) = api('torrents/search?query=kimi%20no&sort_by=oldest');
 is_deeply(ids($j), [ 1001, 1002, 1004 ], 'words: all in the title');
@@ -488,63 +489,45 @@ ok($j->{data}{similar_media}[0]{similarity} > 0.9, '... close to 1');
 is_deeply([ ids($j), $j->{data}{similar_media} ], [ [], undef ],
           'a media without torrents is never suggested');
 
-# --- validation ----------------------------------------------------------------
+# --- validation -------------------------------------------------------------
 
+# the reference's shape of a schema error: $what is Ajv's message
 sub invalid {
-    my ($name, $args, $message, $error) = @_;
+    my ($args, $param, $keyword, $params, $what) = @_;
     my ($st, $j) = api("torrents/search?$args");
-    is($st, 400, "$name: 400");
-    is_deeply($j, { error => JSON::PP::true, message => $message,
-                    validate_errors => [ $error ] }, "$name: the error");
+    is($st, 400, "$args: 400");
+    is_deeply($j, { error => JSON::PP::true,
+                    message => "Data provided was invalid: '$param' $what.",
+                    validate_errors => [ {
+                        instancePath => "/$param",
+                        schemaPath => "#/properties/$param/$keyword",
+                        keyword => $keyword, params => $params,
+                        message => $what } ] }, "$args: the error");
 }
 
-invalid('limit 0', 'limit=0', "Data provided was invalid: 'limit' must be "
-        . '>= 1.', { instancePath => '/limit',
-        schemaPath => '#/properties/limit/minimum', keyword => 'minimum',
-        params => { comparison => '>=', limit => 1 },
-        message => 'must be >= 1' });
-invalid('limit 101', 'limit=101', "Data provided was invalid: 'limit' must "
-        . 'be <= 100.', { instancePath => '/limit',
-        schemaPath => '#/properties/limit/maximum', keyword => 'maximum',
-        params => { comparison => '<=', limit => 100 },
-        message => 'must be <= 100' });
-invalid('offset -1', 'offset=-1', "Data provided was invalid: 'offset' must"
-        . ' be >= 0.', { instancePath => '/offset',
-        schemaPath => '#/properties/offset/minimum', keyword => 'minimum',
-        params => { comparison => '>=', limit => 0 },
-        message => 'must be >= 0' });
-invalid('offset abc', 'offset=abc', "Data provided was invalid: 'offset' "
-        . 'must be integer.', { instancePath => '/offset',
-        schemaPath => '#/properties/offset/type', keyword => 'type',
-        params => { type => 'integer' }, message => 'must be integer' });
-invalid('category x', 'category=x', "Data provided was invalid: "
-        . "'category' must be number.", { instancePath => '/category',
-        schemaPath => '#/properties/category/type', keyword => 'type',
-        params => { type => 'number' }, message => 'must be number' });
-invalid('hardsub yes', 'hardsub=yes', "Data provided was invalid: "
-        . "'hardsub' must be boolean.", { instancePath => '/hardsub',
-        schemaPath => '#/properties/hardsub/type', keyword => 'type',
-        params => { type => 'boolean' }, message => 'must be boolean' });
-invalid('sort_by size', 'sort_by=size', "Data provided was invalid: "
-        . "'sort_by' must be equal to one of the allowed values.",
-        { instancePath => '/sort_by',
-        schemaPath => '#/properties/sort_by/enum', keyword => 'enum',
-        params => { allowedValues => [ qw(best latest oldest rss seeders
-            seeders_asc leechers leechers_asc downloads downloads_asc
-            comments comments_asc filesize filesize_asc) ] },
-        message => 'must be equal to one of the allowed values' });
+invalid('limit=0', 'limit', 'minimum', { comparison => '>=', limit => 1 },
+        'must be >= 1');
+invalid('limit=101', 'limit', 'maximum',
+        { comparison => '<=', limit => 100 }, 'must be <= 100');
+invalid('offset=-1', 'offset', 'minimum',
+        { comparison => '>=', limit => 0 }, 'must be >= 0');
+invalid("offset=$_", 'offset', 'type', { type => 'integer' },
+        'must be integer') for qw(abc 1.5);
+invalid('category=x', 'category', 'type', { type => 'number' },
+        'must be number');
+invalid('hardsub=yes', 'hardsub', 'type', { type => 'boolean' },
+        'must be boolean');
+invalid('sort_by=size', 'sort_by', 'enum', { allowedValues => [ qw(best
+        latest oldest rss seeders seeders_asc leechers leechers_asc
+        downloads downloads_asc comments comments_asc filesize
+        filesize_asc) ] }, 'must be equal to one of the allowed values');
 
 my $lp = '^(-1|[0-4])(,(-1|[0-4]))*$';
-invalid('levels 5', 'levels=5', "Data provided was invalid: 'levels' must "
-        . "match pattern \"$lp\".", { instancePath => '/levels',
-        schemaPath => '#/properties/levels/pattern', keyword => 'pattern',
-        params => { pattern => $lp }, message => "must match pattern \"$lp\"" });
+invalid('levels=5', 'levels', 'pattern', { pattern => $lp },
+        "must match pattern \"$lp\"");
 my $ip = '^[0-9]{1,18}$';
-invalid('group_id x', 'group_id=1x', "Data provided was invalid: "
-        . "'group_id' must match pattern \"$ip\".",
-        { instancePath => '/group_id',
-        schemaPath => '#/properties/group_id/pattern', keyword => 'pattern',
-        params => { pattern => $ip }, message => "must match pattern \"$ip\"" });
+invalid('group_id=1x', 'group_id', 'pattern', { pattern => $ip },
+        "must match pattern \"$ip\"");
 
 for my $bad ('media_id=x1', 'episode_ids=1,,2', 'video_codec=a',
              'video_type=1;2', 'audio_lang=ja,', 'uploader_id=-1',
@@ -566,7 +549,7 @@ is_deeply([ $st, ids($j) ], [ 200, [] ], 'SQL in the query is just text');
 is(PgTest::psql($db, 'SELECT count(*) FROM torrents'), 8,
    '... and changes nothing');
 
-# --- wrong method --------------------------------------------------------------
+# --- wrong method -----------------------------------------------------------
 
 {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $ngx->port,
@@ -579,7 +562,7 @@ is(PgTest::psql($db, 'SELECT count(*) FROM torrents'), 8,
          'POST: 405 in the API\'s error shape');
 }
 
-# --- names that need percent-encoding in magnets ------------------------------
+# --- names that need percent-encoding in magnets ----------------------------
 
 PgTest::psql($db, q{INSERT INTO torrents (id, info_hash, title) VALUES
     (1010, decode(md5('t1010') || '00000000', 'hex'),
@@ -593,7 +576,7 @@ like($j->{data}{results}[0]{magnet},
 like($j->{data}{results}[0]{magnet}, qr/&dn=a~b_c\.d-e&tr=/,
      'unreserved characters stay as they are');
 
-# --- the database goes away ---------------------------------------------------
+# --- the database goes away -------------------------------------------------
 
 PgTest::stop_server();
 ($st, $j) = api('torrents/search');
