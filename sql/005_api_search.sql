@@ -93,16 +93,24 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$   -- STABLE as concat(): inlined
         || '}')
 $$;
 
--- a media object as the search's media fields show it
-CREATE FUNCTION api_search_media(m media) RETURNS jsonb
+-- A media object as the search's media fields show it, in the reference's
+-- key order, with one more key (similarity, episodes) when given.  The
+-- search writes its answer as JSON text: json keeps the order jsonb loses.
+CREATE FUNCTION api_search_media(m media, p_key text DEFAULT NULL,
+                                 p_value json DEFAULT NULL)
+RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
+    SELECT left(json_build_object(
         'id', m.id, 'title', m.title, 'year', m.year,
-        'genres', to_jsonb(m.genres), 'overview', m.overview,
+        'genres', to_json(m.genres), 'overview', m.overview,
         'status', m.status, 'banner_url', m.banner_url,
         'runtime', m.runtime, 'tvdbId', m.tvdb_id, 'tmdbId', m.tmdb_id,
         'imdbId', m.imdb_id,
-        'alternate_titles', to_jsonb(m.alternate_titles))
+        'alternate_titles', to_json(m.alternate_titles))::text, -1)
+        || CASE WHEN p_key IS NOT NULL
+                THEN ', ' || to_json(p_key) || ' : ' || p_value::text
+                ELSE '' END
+        || '}'
 $$;
 
 -- a list parameter of the wrong form, as the schema's pattern keyword
@@ -195,13 +203,14 @@ DECLARE
     tracker     text;
     tracker_enc text;
     private_enc text;
-    results     json;
+    results     text;
+    echo        json;
     n_rel       bigint;
     n_groups    bigint;
     n_users     bigint;
-    media_j     jsonb;
-    rec_j       jsonb;
-    sim_j       jsonb;
+    media_j     text;
+    rec_j       text;
+    sim_j       text;
 BEGIN
     -- the lists and ids are strings to the schema; their form is checked
     -- here, in the order of the parameter table; an empty value is no
@@ -524,28 +533,28 @@ BEGIN
     tracker_enc := api_search_urlencode(tracker);
     private_enc := api_search_urlencode(tracker || '/' || me.torrent_key);
 
-    SELECT coalesce(json_agg(r.obj ORDER BY r.ord), '[]'::json),
+    SELECT '[' || coalesce(string_agg(r.obj, ', ' ORDER BY r.ord), '')
+           || ']',
            coalesce(sum(r.n_rel), 0),
            count(DISTINCT r.uploader_id)
     INTO results, n_rel, n_users
     FROM (
         SELECT x.ord, gr.n_rel, u.id AS uploader_id,
-            -- the caller's own announce URL, only for a caller: spliced in
-            -- front of the object's text (json, not jsonb: a page is built
-            -- as text once, in the reference's key order)
-            (CASE WHEN me.id IS NOT NULL THEN
-                 '{"private_magnet" : ' || to_json(api_search_magnet(
-                     t.info_hash, t.info_hash_v2, t.title_urlencoded,
-                     private_enc))
-                 || ', '
-             ELSE '{' END
-             || substr(json_build_object(
+            -- two objects' text joined, with the caller's own announce URL
+            -- between them for a caller only
+            left(json_build_object(
                 'id', t.id::text,
                 'uploaded_at', api_ms(t.uploaded_at),
                 'title', t.title,
                 'infohash', encode(t.info_hash, 'hex'),
                 'magnet', api_search_magnet(t.info_hash, t.info_hash_v2,
-                    t.title_urlencoded, tracker_enc),
+                    t.title_urlencoded, tracker_enc))::text, -1)
+            || CASE WHEN me.id IS NOT NULL THEN
+                   ', "private_magnet" : ' || to_json(api_search_magnet(
+                       t.info_hash, t.info_hash_v2, t.title_urlencoded,
+                       private_enc))
+               ELSE '' END
+            || ', ' || substr(json_build_object(
                 'media_id', t.media_id,
                 'description', t.description,
                 'filesize', t.filesize::text,
@@ -590,7 +599,7 @@ BEGIN
                      WHERE s.torrent_id = t.id AND s.user_id = me.id) END,
                 'has_mediainfo', coalesce(t.mediainfo, '') <> '',
                 'nyaa_upload_time', api_ms(t.nyaa_upload_time))::text,
-                 2))::json AS obj
+                2) AS obj
         FROM unnest(ids) WITH ORDINALITY AS x(id, ord)
         JOIN torrents t ON t.id = x.id
         LEFT JOIN users u ON u.id = t.uploader_id AND NOT t.anonymous
@@ -621,8 +630,8 @@ BEGIN
                || format('found %s users', n_users);
 
     IF a ? 'media_id' THEN
-        SELECT api_search_media(m) || jsonb_build_object('episodes',
-                   coalesce((SELECT jsonb_agg(jsonb_build_object(
+        SELECT api_search_media(m, 'episodes',
+                   coalesce((SELECT json_agg(json_build_object(
                                  'id', e.id, 'title', e.title,
                                  'season', e.season, 'episode', e.episode,
                                  'overview', e.overview,
@@ -633,7 +642,7 @@ BEGIN
                                  'tvdbId', e.tvdb_id)
                                  ORDER BY e.season, e.episode)
                              FROM episodes e WHERE e.media_id = m.id),
-                            '[]'::jsonb))
+                            '[]'::json))
         INTO media_j
         FROM media m WHERE m.id = a->>'media_id';
     END IF;
@@ -651,9 +660,10 @@ BEGIN
         END IF;
 
         IF rec_j IS NULL THEN
-            SELECT jsonb_agg(api_search_media(s.m)
-                             || jsonb_build_object('similarity', s.sim)
-                             ORDER BY s.sim DESC, (s.m).id)
+            SELECT '[' || string_agg(api_search_media(s.m, 'similarity',
+                                                      to_json(s.sim)),
+                                     ', ' ORDER BY s.sim DESC, (s.m).id)
+                   || ']'
             INTO sim_j
             FROM (SELECT m, greatest(similarity(m.title, q),
                       similarity(text_array_join(m.alternate_titles), q))
@@ -668,17 +678,29 @@ BEGIN
         END IF;
     END IF;
 
-    -- api_ok's envelope, written as text: the page stays json
-    RETURN QUERY SELECT 200, NULL::text, NULL::text,
-        convert_to('{"error": false, "data": ' || json_build_object(
-            'results', results,
-            'infohash_match', hash_id::text,
-            'recommended_media', rec_j,
-            'media', media_j,
-            'similar_media', sim_j,
-            'debug', json_build_object('summary', to_json(summary),
-                                       'debug', to_json(dbg)),
-            'more', more,
-            'search', a)::text || '}', 'UTF8');
+    -- the parameters used, in the order of the parameter table
+    SELECT json_object_agg(k.k, a->k.k ORDER BY k.n) INTO echo
+    FROM unnest(ARRAY['query', 'limit', 'offset', 'sort_by', 'category',
+                      'media_id', 'episode_ids', 'episode_match_any',
+                      'levels', 'video_codec', 'video_type', 'audio_lang',
+                      'fansub_lang', 'sub_lang', 'hardsub', 'otl', 'mtl',
+                      'group_id', 'group_primary', 'group_secondary',
+                      'group_childs', 'group_parents', 'uploader_id',
+                      'uploader_uploads', 'uploader_contributions',
+                      'before', 'after']) WITH ORDINALITY AS k(k, n)
+    WHERE a ? k.k;
+
+    -- api_ok's envelope, written as text in the reference's key order
+    RETURN QUERY SELECT 200, NULL::text, NULL::text, convert_to(
+        '{"error" : false, "data" : {"results" : ' || results
+        || ', "infohash_match" : ' || coalesce(to_json(hash_id::text)::text,
+                                               'null')
+        || ', "recommended_media" : ' || coalesce(rec_j, 'null')
+        || ', "media" : ' || coalesce(media_j, 'null')
+        || ', "similar_media" : ' || coalesce(sim_j, 'null')
+        || ', "debug" : ' || json_build_object('summary', to_json(summary),
+                                               'debug', to_json(dbg))
+        || ', "more" : ' || to_json(more)
+        || ', "search" : ' || coalesce(echo::text, '{}') || '}}', 'UTF8');
 END
 $$;
