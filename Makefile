@@ -3,9 +3,14 @@
 #   make            build build/modules/ngx_http_tracker_module.so against
 #                   Debian's nginx-dev tree (loads into the stock nginx)
 #   make NGINX_SRC=/path/to/nginx-1.x   build against an nginx source tree
-#   make run        install what is missing, build, start nginx on :8080
-#   make stop       stop it
+#   make run        install what is missing, build, start PostgreSQL (demo
+#                   data) and nginx on :8080; writes build/run/demo.env
+#   make stop       stop both
+#   make db         only the PostgreSQL cluster (build/pg, port 15432)
+#   make db-stop    stop it
+#   make migrate    apply new sql/NNN_*.sql to the running cluster
 #   make test       install what is missing, build, run the whole suite
+#                   (with its own PostgreSQL: build/pg-test, port 15433)
 #   make bench      announce benchmark against `make run`'s nginx
 #   make fuzz       run the fuzz targets for a while (FUZZ_SECONDS)
 
@@ -43,9 +48,19 @@ DEB_PKGS     := nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev 
                 libtest-base-perl libtext-diff-perl libtest-longstring-perl \
                 libwww-perl libhttp-message-perl libipc-run-perl liburi-perl \
                 liblist-moreutils-perl python3 python3-libtorrent curl \
-                clang libclang-rt-14-dev
+                clang libclang-rt-14-dev postgresql
+# (pg_trgm and pgcrypto ship in Debian 12's postgresql-15 itself:
+# postgresql-contrib is only a transitional name for it)
 
-.PHONY: all deps run stop test bench fuzz clean
+# PostgreSQL clusters (sql/pg.sh): development/demo and the suite's own.
+PG_DIR       := $(BUILD)/pg
+PG_PORT      ?= 15432
+PG_TEST_DIR   = $(BUILD)/pg-test-$(PG_TEST_PORT)
+# suites running side by side (distinct TEST_NGINX_PORT) get distinct ones
+PG_TEST_PORT ?= $(if $(TEST_NGINX_PORT),$(shell echo $$(($(TEST_NGINX_PORT) + 7000))),15433)
+PG_CONN       = host=$(PG_DIR) port=$(PG_PORT) dbname=tracker user=postgres
+
+.PHONY: all deps run stop stop-nginx db db-stop migrate test bench fuzz clean
 
 all: $(MODULE)
 
@@ -83,22 +98,39 @@ $(MODULE): $(NGX_OBJS)/Makefile $(SOURCES)
 
 # A private prefix under build/run: modules/ holds links to the .so files,
 # so conf.example's relative load_module lines work unchanged.
-run: deps $(MODULE) stop
+run: deps $(MODULE) stop-nginx db
+	@psql -X -q -v ON_ERROR_STOP=1 -d "$(PG_CONN)" -f sql/demo.sql
 	@mkdir -p $(RUN)/modules $(RUN)/logs $(RUN)/tmp $(RUN)/conf
 	ln -sf $(NDK_SO) $(RUN)/modules/ndk_http_module.so
 	ln -sf $(MODULE) $(RUN)/modules/ngx_http_tracker_module.so
-	sed 's/127.0.0.1:8080/127.0.0.1:$(PORT)/' conf.example > $(RUN)/conf/nginx.conf
+	sed -e 's/127.0.0.1:8080/127.0.0.1:$(PORT)/' \
+	    -e 's|host=/var/run/postgresql dbname=tracker|$(PG_CONN)|' \
+	    conf.example > $(RUN)/conf/nginx.conf
 	$(NGINX) -p $(RUN)/ -c conf/nginx.conf -t -q
 	$(NGINX) -p $(RUN)/ -c conf/nginx.conf
+	@# demo.sql's fixed keys; the passkey is read back from the database
+	@{ echo "BASE_URL=http://127.0.0.1:$(PORT)"; \
+	   echo "DEMO_API_KEY=86ca0245fa5dd60dc56398dfd6a5e0b21153937851a03421e4f93e02b887b236"; \
+	   echo "DEMO_ADMIN_API_KEY=eeb2b79ed348545a60b8fd21f1f4e2bb8e27207a861681fbea69b11c3fc7aa60"; \
+	   echo "DEMO_PASSKEY=$$(psql -X -At -d '$(PG_CONN)' -c \
+	       "SELECT torrent_key FROM users WHERE username = 'demo'")"; \
+	   echo "DATABASE_URL='$(PG_CONN)'"; } > $(RUN)/demo.env
 	@echo
-	@echo "ngx_tracker is running (open mode)"
-	@echo "  announce: http://127.0.0.1:$(PORT)/announce"
+	@echo "ngx_tracker is running, with PostgreSQL"
+	@echo "  public announce:  http://127.0.0.1:$(PORT)/announce"
+	@echo "  private announce: http://127.0.0.1:$(PORT)/announce/<passkey>"
+	@echo "                    (the demo user's: http://127.0.0.1:$(PORT)/announce/$$(sed -n 's/^DEMO_PASSKEY=//p' $(RUN)/demo.env))"
 	@echo "  scrape:   http://127.0.0.1:$(PORT)/scrape"
+	@echo "  API:      http://127.0.0.1:$(PORT)/api/v1/  (health: /api/v1/health)"
 	@echo "  status:   http://127.0.0.1:$(PORT)/tracker_status"
 	@echo "  logs:     $(RUN)/logs/"
+	@echo "  demo:     $(RUN)/demo.env (source it):"
+	@sed 's/^/    /' $(RUN)/demo.env
 	@echo "  stop it:  make stop"
 
-stop:
+stop: stop-nginx db-stop
+
+stop-nginx:
 	@if [ -f $(RUN)/logs/nginx.pid ]; then \
 	    $(NGINX) -p $(RUN)/ -c conf/nginx.conf -s stop 2>/dev/null || \
 	        kill $$(cat $(RUN)/logs/nginx.pid) 2>/dev/null || true; \
@@ -107,12 +139,31 @@ stop:
 	    echo "stopped"; \
 	fi
 
+# The cluster is created on first use; pg.sh applies pending migrations on
+# every start.
+db: deps
+	@sql/pg.sh start $(PG_DIR) $(PG_PORT)
+
+db-stop:
+	@sql/pg.sh stop $(PG_DIR)
+
+migrate:
+	@sql/migrate.sh "$(PG_CONN)"
+
 # The suite runs under openresty's Test::Nginx when it is installed, else
 # under the compatible runner in t/lib.  `make test TESTS=t/003-scrape.t`
 # runs one file.
 TESTS ?= -r t/
+# The suite's PostgreSQL runs only while prove does (stopped on failure and
+# on interrupt too); tracker_template is rebuilt from sql/ on every run.
 test: deps $(MODULE)
 	@inc=; perl -MTest::Nginx::Socket -e1 2>/dev/null || inc="-I t/lib"; \
+	trap 'sql/pg.sh stop $(PG_TEST_DIR) >/dev/null' EXIT; \
+	sql/pg.sh start $(PG_TEST_DIR) $(PG_TEST_PORT) >/dev/null && \
+	sql/pg.sh newdb $(PG_TEST_DIR) $(PG_TEST_PORT) tracker_template \
+	    >/dev/null || exit 1; \
+	TEST_PG_HOST=$(PG_TEST_DIR) TEST_PG_PORT=$(PG_TEST_PORT) \
+	TEST_PG_DBNAME=tracker_template \
 	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_SLEEP=0.005 \
 	TEST_NGINX_LOAD_MODULES="$(NDK_SO) $(MODULE)" \
 	TRACKER_TOP=$(TOP) \

@@ -7,7 +7,7 @@
 #
 # Starts a throwaway PostgreSQL (build/bench-pg-search, BENCH_PG_PORT,
 # default 15439; the data is generated once, FRESH_DATA=1 rebuilds it) and
-# the bench nginx (bench/nginx.sh, 2 workers, BENCH_PG_POOL connections per
+# the bench nginx (bench/nginx.sh, 2 workers, BENCH_POOL connections per
 # worker, default 8) on BENCH_PORT (19518).  The load cycles through five
 # searches: the default listing, one word, two words sorted by seeders, a
 # media filter, and a codec hint.  wrk checks every answer (200 with
@@ -35,8 +35,8 @@ if [ "${FRESH_DATA:-0}" = 1 ] || [ "$have" != 100000 ]; then
     psql "$db" -X -q -v ON_ERROR_STOP=1 -f "$top/bench/api_search_data.sql"
 fi
 
-pool=$((2 * ${BENCH_PG_POOL:-8}))     # 2 workers
-BENCH_DB="$db" BENCH_PG_POOL=${BENCH_PG_POOL:-8} \
+pool=$((2 * ${BENCH_POOL:-8}))     # 2 workers
+BENCH_DB="$db" BENCH_POOL=${BENCH_POOL:-8} BENCH_PRIVATE=0 \
     "$top/bench/nginx.sh" start "$prefix" "$port" 64m
 
 # the searches, as URLs and as the arguments the module passes to SQL

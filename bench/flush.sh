@@ -46,21 +46,36 @@ done
 echo "batch files: $(du -sh "$tmp" | cut -f1) of SQL"
 
 # run SQL files in one session; print the summed server round-trip time
+# and the CPU time the server process spent (from /proc: the cluster is
+# local), which other load on the machine does not inflate
+tck=$(getconf CLK_TCK)
 timed() {
     local label=$1
     shift
-    { echo '\timing on'; cat "$@"; } | "${psql[@]}" -At 2>&1 \
-        | awk -v label="$label" '
+    {   echo 'SELECT pg_backend_pid() AS pid \gset'
+        echo '\setenv BACKEND :pid'
+        echo "\\! awk '{ print \"cpu \" \$14 + \$15 }' /proc/\$BACKEND/stat"
+        echo '\timing on'
+        cat "$@"
+        echo '\timing off'
+        echo "\\! awk '{ print \"cpu \" \$14 + \$15 }' /proc/\$BACKEND/stat"
+    } | "${psql[@]}" -At 2>&1 \
+        | awk -v label="$label" -v tck="$tck" '
             /^Time:/ { ms += $2; n++; next }
+            /^cpu / { if (c0 == "") c0 = $2; else c1 = $2; next }
             /^-?[0-9]+$/ { rows += $1; next }
             { print "unexpected: " $0 > "/dev/stderr" }
-            END { printf "%-38s %6d rows in %2d call(s): %8.1f ms\n",
-                         label, rows, n, ms }'
+            END { printf "%-34s %6d rows, %2d call(s): %7.1f ms" \
+                         " (server CPU %5.0f ms)\n",
+                         label, rows, n, ms, (c1 - c0) * 1000 / tck }'
 }
 
 timed "1 x 100k, new peers (inserts)" "$tmp/big-new.sql"
 timed "1 x 100k, same peers (updates)" "$tmp/big-again.sql"
 timed "10 x 10k, new peers (inserts)" "$tmp"/small-new-{0..9}.sql
 timed "10 x 10k, same peers (updates)" "$tmp"/small-again-{0..9}.sql
+# a batch id seen before: the call returns -1 right after the server has
+# parsed the 16 arrays, so this is the cost of sending them as text
+timed "1 x 100k again, parse only (-1)" "$tmp/big-new.sql"
 "${psql[@]}" -At -c "SELECT 'peers: ' || count(*) FROM peers" \
     -c "SELECT 'user_torrents: ' || count(*) FROM user_torrents"

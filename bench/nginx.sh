@@ -2,8 +2,8 @@
 # bench/nginx.sh start PREFIX PORT ZONE_SIZE | stop PREFIX
 # A benchmark nginx: the module in open mode (/announce), 2 workers, logs
 # off.  With BENCH_DB=<conninfo> also the private tracker on
-# /<passkey>/announce (same swarm zone) and the JSON API on /api/v1/
-# (BENCH_PG_POOL connections per worker, default 4).
+# /<passkey>/announce (same swarm zone; BENCH_PRIVATE=0: not that) and
+# the JSON API on /api/v1/ with a 1m answer cache.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 nginx=${NGINX:-/usr/sbin/nginx}
@@ -14,14 +14,16 @@ start)
     port=$3 zone=$4
     mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
     workers=${BENCH_WORKERS:-2}
-    private= private_loc=
+    private= private_loc= api_loc=
     if [ -n "${BENCH_DB:-}" ]; then
-        private="tracker_database \"$BENCH_DB\" pool=${BENCH_PG_POOL:-4};
+        private="tracker_database \"$BENCH_DB\" pool=${BENCH_POOL:-4} queue=4096;
+    tracker_api_cache_zone bench_api:1m;"
+        api_loc="location /api/v1/ { tracker_api; }"
+    fi
+    if [ -n "${BENCH_DB:-}" ] && [ "${BENCH_PRIVATE:-1}" = 1 ]; then
+        private="$private
     tracker_private_zone priv:${BENCH_PRIVATE_ZONE:-512m} journal=${BENCH_JOURNAL:-2097152};"
         private_loc="location ~ ^/[^/]+/announce\$ { tracker_announce swarm; tracker_private on; }"
-        # the JSON API (bench/api_search.sh)
-        private_loc="$private_loc
-        location /api/v1/ { tracker_api; }"
     fi
     cat > "$prefix/conf/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
@@ -42,6 +44,7 @@ http {
         keepalive_requests 100000;
         location /announce { tracker_announce swarm; }
         $private_loc
+        $api_loc
         location /scrape { tracker_scrape swarm; }
         location = /status { tracker_status swarm; }
     }

@@ -55,14 +55,12 @@ INSERT INTO permission_bits VALUES
 
 CREATE TABLE users (
     id              bigint PRIMARY KEY DEFAULT snowflake(1),
-    username        text NOT NULL UNIQUE
-                    CHECK (username ~ '^[A-Za-z0-9_.-]{1,32}$'),
+    username        text NOT NULL UNIQUE,     -- format: users_check_keys
     display_name    text CHECK (length(display_name) <= 32),
     password_hash   text,
     pfp_hash        text,
     description     text NOT NULL DEFAULT '',
-    torrent_key     text NOT NULL UNIQUE DEFAULT random_key()
-                    CHECK (torrent_key ~ '^[0-9a-f]{32}$'),
+    torrent_key     text NOT NULL UNIQUE DEFAULT random_key(),
     disabled        boolean NOT NULL DEFAULT false,
     can_leech       boolean NOT NULL DEFAULT true,
     permissions     bigint NOT NULL DEFAULT 0,
@@ -81,6 +79,30 @@ CREATE TABLE users (
 -- new versions of all its rows updated at once; half-full pages give that
 -- room, and the next flush's page pruning frees the old versions.  Without
 -- it, every flush inserts into every index of these tables.
+
+-- The formats of username and torrent_key are checked by a trigger that
+-- runs only when they are written: a CHECK constraint would run its regular
+-- expressions again on every flush that updates the totals.
+CREATE FUNCTION users_check_keys() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.username !~ '^[A-Za-z0-9_.-]{1,32}$' THEN
+        RAISE check_violation USING
+            MESSAGE = 'username must be 1-32 of A-Z a-z 0-9 _ . -',
+            CONSTRAINT = 'users_username_check';
+    END IF;
+    IF NEW.torrent_key !~ '^[0-9a-f]{32}$' THEN
+        RAISE check_violation USING
+            MESSAGE = 'torrent_key must be 32 lowercase hex digits',
+            CONSTRAINT = 'users_torrent_key_check';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER users_check_keys
+    BEFORE INSERT OR UPDATE OF username, torrent_key ON users
+    FOR EACH ROW EXECUTE FUNCTION users_check_keys();
 
 -- one account per name regardless of case (no look-alike impersonation)
 CREATE UNIQUE INDEX users_username_lower ON users (lower(username));
@@ -249,8 +271,10 @@ CREATE TABLE torrents (
     torrent_data bytea,
     title       text NOT NULL CHECK (length(title) BETWEEN 1 AND 512),
     auto_title  text,
-    description text CHECK (length(description) <= 8192),
-    mediainfo   text CHECK (length(mediainfo) <= 65536),
+    -- no length CHECKs on the long texts: every flush that writes the
+    -- stats back would detoast them to re-check (the API validates them)
+    description text,
+    mediainfo   text,
     category    smallint NOT NULL DEFAULT 1,
     -- 0 pending approval, 1 approved, 2 rejected
     status      smallint NOT NULL DEFAULT 1 CHECK (status IN (0, 1, 2)),

@@ -12,8 +12,8 @@
 -- (a retried flush).  Rows of users or torrents deleted since the announce
 -- are skipped rather than failing the batch forever.
 --
--- Set-based: one statement unnests the arrays once (the row number keeps
--- the announce order for "last row wins"); nothing loops per row.
+-- Set-based: the arrays are unnested once (the row number keeps the
+-- announce order for "last row wins"); nothing loops per row.
 CREATE FUNCTION tracker_apply_batch(
     p_batch bigint, p_user bigint[], p_torrent bigint[], p_peer text[],
     p_ip text[], p_port int[], p_up bigint[], p_down bigint[],
@@ -64,33 +64,60 @@ BEGIN
         RETURN 0;
     END IF;
 
-    -- One statement: the arrays are unnested once into a materialized CTE
-    -- that every part reads; each table is written by one part (peers by
-    -- three parts with disjoint keys), as data-modifying CTEs require.
+    -- The arrays are unnested once into a session-local scratch table
+    -- (emptied at commit, and here in case of two calls in one
+    -- transaction) that one statement then reads.  Only this INSERT sees
+    -- the arrays: in the big statement, a custom plan would carry all of
+    -- them as constants, copied for every part of it.
+    IF to_regclass('pg_temp.tracker_delta') IS NULL THEN
+        CREATE TEMP TABLE tracker_delta (
+            i int, user_id bigint, torrent_id bigint, peer_id bytea,
+            ip inet, port int, up bigint, down bigint, raw_up bigint,
+            raw_down bigint, up_time bigint, down_time bigint, lft bigint,
+            event smallint, seeders int, leechers int, at bigint
+        ) ON COMMIT DELETE ROWS;
+    ELSE
+        TRUNCATE tracker_delta;
+    END IF;
+
+    -- unnest() in the select list walks the arrays in lockstep, ten times
+    -- faster than unnest(a, b, ...) in FROM, which first copies every
+    -- array into a tuplestore.  Rows of users or torrents that are gone
+    -- are left out; ip '' is unknown.
+    INSERT INTO tracker_delta
+    SELECT x.i, x.user_id, x.torrent_id, decode(x.peer, 'hex'),
+           nullif(x.ip, '')::inet, x.port, x.up, x.down, x.raw_up,
+           x.raw_down, x.up_time, x.down_time, x.lft, x.event, x.seeders,
+           x.leechers, x.at
+    FROM (SELECT generate_series(1, n) AS i,
+                 unnest(p_user) AS user_id, unnest(p_torrent) AS torrent_id,
+                 unnest(p_peer) AS peer, unnest(p_ip) AS ip,
+                 unnest(p_port) AS port, unnest(p_up) AS up,
+                 unnest(p_down) AS down, unnest(p_raw_up) AS raw_up,
+                 unnest(p_raw_down) AS raw_down,
+                 unnest(p_up_time) AS up_time,
+                 unnest(p_down_time) AS down_time,
+                 unnest(p_left) AS lft, unnest(p_event) AS event,
+                 unnest(p_seeders) AS seeders,
+                 unnest(p_leechers) AS leechers, unnest(p_at) AS at) x
+    WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+      AND EXISTS (SELECT 1 FROM torrents t WHERE t.id = x.torrent_id);
+    GET DIAGNOSTICS applied = ROW_COUNT;
+
+    UPDATE tracker_batches SET rows = applied WHERE batch_id = p_batch;
+    IF applied = 0 THEN
+        RETURN 0;
+    END IF;
+
+    -- statistics of this batch: the statement below is then planned for
+    -- its size (a plan cached from a 10-row batch would nest loops over
+    -- 100k rows)
+    ANALYZE tracker_delta;
+
+    -- Then one statement for the totals (each table written by one part,
+    -- as data-modifying CTEs require), and two for peers.
     WITH
-    d AS MATERIALIZED (
-        -- unnest() in the select list walks the arrays in lockstep, ten
-        -- times faster than unnest(a, b, ...) in FROM, which first copies
-        -- every array into a tuplestore.  ip '' is unknown.
-        SELECT x.i, x.user_id, x.torrent_id, decode(x.peer, 'hex') AS peer_id,
-               nullif(x.ip, '')::inet AS ip, x.port, x.up, x.down, x.raw_up,
-               x.raw_down, x.up_time, x.down_time, x.lft, x.event,
-               x.seeders, x.leechers, x.at
-        FROM (SELECT generate_series(1, n) AS i,
-                     unnest(p_user) AS user_id, unnest(p_torrent) AS torrent_id,
-                     unnest(p_peer) AS peer, unnest(p_ip) AS ip,
-                     unnest(p_port) AS port, unnest(p_up) AS up,
-                     unnest(p_down) AS down, unnest(p_raw_up) AS raw_up,
-                     unnest(p_raw_down) AS raw_down,
-                     unnest(p_up_time) AS up_time,
-                     unnest(p_down_time) AS down_time,
-                     unnest(p_left) AS lft, unnest(p_event) AS event,
-                     unnest(p_seeders) AS seeders,
-                     unnest(p_leechers) AS leechers, unnest(p_at) AS at) x
-        -- only users and torrents that still exist
-        WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
-          AND EXISTS (SELECT 1 FROM torrents t WHERE t.id = x.torrent_id)
-    ),
+    d AS NOT MATERIALIZED (SELECT * FROM tracker_delta),
     -- completed: once per (user, torrent) ever, decided by snatches
     new_snatch AS (
         INSERT INTO snatches AS s (user_id, torrent_id, completed_at)
@@ -101,10 +128,14 @@ BEGIN
         RETURNING s.user_id, s.torrent_id, s.completed_at
     ),
     per_pair AS (
+        -- sum(bigint) is numeric: back to bigint before anything else
+        -- adds them up
         SELECT user_id, torrent_id,
-               sum(up) AS up, sum(down) AS down,
-               sum(raw_up) AS raw_up, sum(raw_down) AS raw_down,
-               sum(up_time) AS up_time, sum(down_time) AS down_time,
+               sum(up)::bigint AS up, sum(down)::bigint AS down,
+               sum(raw_up)::bigint AS raw_up,
+               sum(raw_down)::bigint AS raw_down,
+               sum(up_time)::bigint AS up_time,
+               sum(down_time)::bigint AS down_time,
                to_timestamp(min(at)) AS first_at,
                to_timestamp(max(at)) AS last_at
         FROM d
@@ -136,7 +167,8 @@ BEGIN
     us AS (
         UPDATE users SET uploaded = users.uploaded + s.up,
                          downloaded = users.downloaded + s.down
-        FROM (SELECT user_id, sum(up) AS up, sum(down) AS down
+        FROM (SELECT user_id, sum(up)::bigint AS up,
+                     sum(down)::bigint AS down
               FROM per_pair GROUP BY user_id) s
         WHERE users.id = s.user_id AND (s.up <> 0 OR s.down <> 0)
     ),
@@ -147,26 +179,32 @@ BEGIN
     ),
     snatched AS (
         SELECT torrent_id, count(*) AS n FROM new_snatch GROUP BY torrent_id
-    ),
-    ts AS (
-        UPDATE torrents t SET
-            seeders = l.seeders,
-            leechers = l.leechers,
-            completed = t.completed + coalesce(sn.n, 0),
-            stats_updated_at = to_timestamp(l.at)
-        FROM last_t l LEFT JOIN snatched sn USING (torrent_id)
-        WHERE t.id = l.torrent_id
-    ),
+    )
+    UPDATE torrents t SET
+        seeders = l.seeders,
+        leechers = l.leechers,
+        completed = t.completed + coalesce(sn.n, 0),
+        stats_updated_at = to_timestamp(l.at)
+    FROM last_t l LEFT JOIN snatched sn USING (torrent_id)
+    WHERE t.id = l.torrent_id;
+
     -- peers, one row per peer: its last announce decides (a stop deletes
     -- it).  A session begins at the peer's last started row or after its
     -- last stopped row; uploaded/downloaded are the session's running sums
-    -- of raw deltas.  A session that began in this batch replaces the
-    -- stored row, otherwise the batch's sums add to it.
-    w AS (
+    -- of raw deltas.  First the sessions that ended or restarted in this
+    -- batch go, then every peer whose last row is not a stop adds its sums
+    -- to its row (or, with no row left, starts one).
+    DELETE FROM peers p
+    USING (SELECT DISTINCT torrent_id, user_id, peer_id
+           FROM tracker_delta WHERE event IN (2, 3)) k
+    WHERE p.torrent_id = k.torrent_id AND p.user_id = k.user_id
+      AND p.peer_id = k.peer_id;
+
+    WITH w AS (
         SELECT d.*, row_number() OVER k AS rn,
                coalesce(max(CASE d.event WHEN 2 THEN d.i WHEN 3 THEN d.i + 1
                             END) OVER k_all, 0) AS start_i
-        FROM d
+        FROM tracker_delta d
         WINDOW k AS (PARTITION BY torrent_id, user_id, peer_id
                      ORDER BY i DESC),
                k_all AS (k ROWS BETWEEN UNBOUNDED PRECEDING
@@ -174,65 +212,32 @@ BEGIN
     ),
     pk AS (
         SELECT w.*,
-               sum(CASE WHEN i >= start_i THEN raw_up ELSE 0 END)
-                   OVER k_all AS s_up,
-               sum(CASE WHEN i >= start_i THEN raw_down ELSE 0 END)
-                   OVER k_all AS s_down,
+               (sum(CASE WHEN i >= start_i THEN raw_up ELSE 0 END)
+                   OVER k_all)::bigint AS s_up,
+               (sum(CASE WHEN i >= start_i THEN raw_down ELSE 0 END)
+                   OVER k_all)::bigint AS s_down,
                min(CASE WHEN i >= start_i THEN at END) OVER k_all AS s_first
         FROM w
         WINDOW k_all AS (PARTITION BY torrent_id, user_id, peer_id
                          ORDER BY i DESC ROWS BETWEEN UNBOUNDED PRECEDING
                                               AND UNBOUNDED FOLLOWING)
-    ),
-    last_p AS (
-        SELECT * FROM pk WHERE rn = 1
-    ),
-    p_gone AS (
-        DELETE FROM peers p USING last_p l
-        WHERE l.event = 3
-          AND p.torrent_id = l.torrent_id AND p.user_id = l.user_id
-          AND p.peer_id = l.peer_id
-    ),
-    p_new_session AS (
-        INSERT INTO peers AS p
-            (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded,
-             "left", seeder, first_seen, last_seen)
-        SELECT torrent_id, user_id, peer_id, ip, port, s_up, s_down, lft,
-               lft = 0, to_timestamp(s_first), to_timestamp(at)
-        FROM last_p
-        WHERE event <> 3 AND start_i > 0
-        ORDER BY torrent_id, user_id, peer_id
-        ON CONFLICT (torrent_id, user_id, peer_id) DO UPDATE SET
-            ip = excluded.ip,
-            port = excluded.port,
-            uploaded = excluded.uploaded,
-            downloaded = excluded.downloaded,
-            "left" = excluded."left",
-            seeder = excluded.seeder,
-            first_seen = excluded.first_seen,
-            last_seen = excluded.last_seen
-    ),
-    p_same_session AS (
-        INSERT INTO peers AS p
-            (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded,
-             "left", seeder, first_seen, last_seen)
-        SELECT torrent_id, user_id, peer_id, ip, port, s_up, s_down, lft,
-               lft = 0, to_timestamp(s_first), to_timestamp(at)
-        FROM last_p
-        WHERE event <> 3 AND start_i = 0
-        ORDER BY torrent_id, user_id, peer_id
-        ON CONFLICT (torrent_id, user_id, peer_id) DO UPDATE SET
-            ip = excluded.ip,
-            port = excluded.port,
-            uploaded = p.uploaded + excluded.uploaded,
-            downloaded = p.downloaded + excluded.downloaded,
-            "left" = excluded."left",
-            seeder = excluded.seeder,
-            last_seen = excluded.last_seen
     )
-    SELECT count(*) INTO applied FROM d;
-
-    UPDATE tracker_batches SET rows = applied WHERE batch_id = p_batch;
+    INSERT INTO peers AS p
+        (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded,
+         "left", seeder, first_seen, last_seen)
+    SELECT torrent_id, user_id, peer_id, ip, port, s_up, s_down, lft,
+           lft = 0, to_timestamp(s_first), to_timestamp(at)
+    FROM pk
+    WHERE rn = 1 AND event <> 3
+    ORDER BY torrent_id, user_id, peer_id
+    ON CONFLICT (torrent_id, user_id, peer_id) DO UPDATE SET
+        ip = excluded.ip,
+        port = excluded.port,
+        uploaded = p.uploaded + excluded.uploaded,
+        downloaded = p.downloaded + excluded.downloaded,
+        "left" = excluded."left",
+        seeder = excluded.seeder,
+        last_seen = excluded.last_seen;
 
     RETURN applied;
 END

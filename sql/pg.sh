@@ -47,7 +47,8 @@ absdir() {
 conninfo() { echo "host=$1 port=$2 dbname=${3:-$DB} user=$DBUSER"; }
 
 q() {   # q DIR PORT DB SQL: one value, no alignment
-    psql -X -q -At -v ON_ERROR_STOP=1 -d "$(conninfo "$1" "$2" "$3")" -c "$4"
+    PGOPTIONS="-c client_min_messages=warning" \
+        psql -X -q -At -v ON_ERROR_STOP=1 -d "$(conninfo "$1" "$2" "$3")" -c "$4"
 }
 
 running() { as_owner "$PGBIN/pg_ctl" -D "$1/data" status >/dev/null 2>&1; }
@@ -67,9 +68,15 @@ cmd_start() {
     dir=$(absdir "$1") port=$2
     case $port in ''|*[!0-9]*) die "bad port: $port" ;; esac
 
+    # a unix socket path has at most 107 bytes
+    [ ${#dir} -le 90 ] || die "$dir: too long a path for the socket in it"
+
     if [ ! -s "$dir/data/PG_VERSION" ]; then
         mkdir -p "$dir/data"
         [ "$(id -u)" = 0 ] && chown postgres: "$dir" "$dir/data"
+        as_owner test -w "$dir" || die "$dir: the cluster's owner" \
+            "($( [ "$(id -u)" = 0 ] && echo postgres || id -un)) cannot" \
+            "write there (is a parent directory not searchable?)"
         chmod 755 "$dir"
         chmod 700 "$dir/data"
         echo "initdb $dir/data"
@@ -86,6 +93,7 @@ cmd_start() {
         opts+=" -c unix_socket_directories='$dir'"
         opts+=" -c fsync=off -c synchronous_commit=off"
         opts+=" -c full_page_writes=off -c max_connections=200"
+        opts+=" -c shared_buffers=256MB"
         opts+=" -c log_min_messages=warning"
         if ! as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" \
                 -w -t 60 -o "$opts" start >/dev/null; then

@@ -67,8 +67,10 @@ typedef struct {
 } ngx_tracker_flusher_t;
 
 
-static void ngx_tracker_journal_append(ngx_tracker_journal_t *j,
-    ngx_tracker_delta_t *d);
+static void ngx_tracker_account_update(void *data,
+    ngx_tracker_peer_state_t *prev, ngx_tracker_peer_state_t *cur);
+static uint32_t ngx_tracker_journal_put(ngx_tracker_journal_t *j,
+    ngx_tracker_delta_t *d, uint32_t jpos);
 static void ngx_tracker_flush_timer(ngx_event_t *ev);
 static ngx_int_t ngx_tracker_flush(ngx_tracker_flusher_t *f);
 static ngx_int_t ngx_tracker_flush_build(ngx_tracker_flusher_t *f,
@@ -94,18 +96,23 @@ ngx_tracker_scale(uint64_t bytes, ngx_int_t percent)
 }
 
 
+typedef struct {
+    ngx_tracker_cache_t        *cache;
+    ngx_tracker_account_t      *a;
+    time_t                      now;
+} ngx_tracker_account_ctx_t;
+
+
 void
 ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
 {
-    u_char                    key[NGX_TRACKER_PEER_KEY_LEN];
-    time_t                    now, elapsed;
-    uint64_t                  up, down;
-    ngx_int_t                 dl_percent, ul_percent;
-    ngx_uint_t                rebase, first;
-    ngx_tracker_delta_t       d;
-    ngx_tracker_peer_state_t  cur, prev;
+    u_char                     key[NGX_TRACKER_PEER_KEY_LEN];
+    ngx_tracker_account_ctx_t  ctx;
+    ngx_tracker_peer_state_t   cur;
 
-    now = ngx_time();
+    ctx.cache = cache;
+    ctx.a = a;
+    ctx.now = ngx_time();
 
     ngx_memcpy(key, &a->torrent->id, 8);
     ngx_memcpy(key + 8, &a->user_id, 8);
@@ -113,35 +120,54 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
 
     cur.uploaded = a->uploaded;
     cur.downloaded = a->downloaded;
-    cur.seen = now;
+    cur.seen = (uint32_t) ctx.now;
+    cur.jpos = 0;
     cur.seeder = (a->left == 0);
     cur.completed = (a->event == NGX_TRACKER_EVENT_COMPLETED);
 
     if (ngx_tracker_cache_peer(cache, key, &cur,
-                               a->event == NGX_TRACKER_EVENT_STOPPED, &prev)
+                               a->event == NGX_TRACKER_EVENT_STOPPED,
+                               ngx_tracker_account_update, &ctx)
         != NGX_OK)
     {
         /* no room even after eviction: this announce earns nothing */
         (void) ngx_atomic_fetch_add(&cache->sh->journal.dropped, 1);
-        return;
     }
+}
 
-    first = (prev.seen == 0);
+
+/* under the zone lock: the delta since prev, into the journal */
+static void
+ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
+    ngx_tracker_peer_state_t *cur)
+{
+    ngx_tracker_account_ctx_t  *ctx = data;
+
+    time_t                  elapsed;
+    uint64_t                up, down;
+    ngx_int_t               dl_percent, ul_percent;
+    ngx_uint_t              rebase;
+    ngx_tracker_delta_t     d;
+    ngx_tracker_account_t  *a;
+
+    a = ctx->a;
 
     /* a restarted client starts its counters again: rebase, no credit */
-    rebase = first
+    rebase = prev->seen == 0
              || a->event == NGX_TRACKER_EVENT_STARTED
-             || a->uploaded < prev.uploaded
-             || a->downloaded < prev.downloaded;
+             || a->uploaded < prev->uploaded
+             || a->downloaded < prev->downloaded;
 
     ngx_memzero(&d, sizeof(ngx_tracker_delta_t));
 
     if (!rebase) {
-        up = a->uploaded - prev.uploaded;
-        down = a->downloaded - prev.downloaded;
+        up = a->uploaded - prev->uploaded;
+        down = a->downloaded - prev->downloaded;
 
-        dl_percent = a->torrent->dl_percent * cache->sh->dl_percent / 100;
-        ul_percent = a->torrent->ul_percent * cache->sh->ul_percent / 100;
+        dl_percent = a->torrent->dl_percent * ctx->cache->sh->dl_percent
+                     / 100;
+        ul_percent = a->torrent->ul_percent * ctx->cache->sh->ul_percent
+                     / 100;
 
         d.raw_uploaded = up;
         d.raw_downloaded = down;
@@ -149,17 +175,17 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
         d.downloaded = ngx_tracker_scale(down, dl_percent);
 
         /* the time since the last announce, in the role it had then */
-        elapsed = now - prev.seen;
+        elapsed = ctx->now - (time_t) prev->seen;
 
         if (elapsed < 0) {
             elapsed = 0;
         }
 
-        if (elapsed > cache->peer_timeout) {
-            elapsed = cache->peer_timeout;
+        if (elapsed > ctx->cache->peer_timeout) {
+            elapsed = ctx->cache->peer_timeout;
         }
 
-        if (prev.seeder) {
+        if (prev->seeder) {
             d.up_time = (uint32_t) elapsed;
 
         } else {
@@ -170,7 +196,7 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
     d.user_id = a->user_id;
     d.torrent_id = a->torrent->id;
     d.left = a->left;
-    d.at = (uint32_t) now;
+    d.at = (uint32_t) ctx->now;
     d.seeders = (uint32_t) a->seeders;
     d.leechers = (uint32_t) a->leechers;
     ngx_memcpy(d.peer_id, a->peer_id, NGX_TRACKER_HASH_LEN);
@@ -179,7 +205,7 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
     d.port = ntohs(a->port);
 
     /* the database's event codes: 1 completed (first time), 2, 3 */
-    if (a->event == NGX_TRACKER_EVENT_COMPLETED && !prev.completed) {
+    if (a->event == NGX_TRACKER_EVENT_COMPLETED && !prev->completed) {
         d.event = 1;
 
     } else if (a->event == NGX_TRACKER_EVENT_STARTED) {
@@ -189,27 +215,82 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
         d.event = 3;
     }
 
-    ngx_tracker_journal_append(&cache->sh->journal, &d);
+    cur->jpos = ngx_tracker_journal_put(&ctx->cache->sh->journal, &d,
+                                        prev->jpos);
 }
 
 
-static void
-ngx_tracker_journal_append(ngx_tracker_journal_t *j, ngx_tracker_delta_t *d)
+/*
+ * A peer that announces again before its last record was flushed adds to
+ * that record instead of taking a new one (unless the record is already in
+ * a batch, or either announce started or stopped a session): the database
+ * then writes each busy peer once per flush, and the totals are the same.
+ * Returns the record's position + 1 (low 32 bits), 0 when dropped.
+ */
+static uint32_t
+ngx_tracker_journal_put(ngx_tracker_journal_t *j, ngx_tracker_delta_t *d,
+    uint32_t jpos)
 {
+    uint64_t              pos, floor;
+    ngx_tracker_delta_t  *r;
+
     ngx_shmtx_lock(&j->mutex);
+
+    if (jpos && (d->event == 0 || d->event == 1)) {
+        pos = (j->tail & ~(uint64_t) 0xffffffff) | (jpos - 1);
+
+        if (pos >= j->tail && pos >= ((uint64_t) 1 << 32)) {
+            pos -= (uint64_t) 1 << 32;
+        }
+
+        /* records of a batch in flight are not touched */
+        floor = j->batch_id ? j->batch_end : j->head;
+        r = &j->records[pos % j->capacity];
+
+        if (pos >= floor && pos < j->tail
+            && (r->event == 0 || r->event == 1)
+            && r->user_id == d->user_id && r->torrent_id == d->torrent_id
+            && ngx_memcmp(r->peer_id, d->peer_id, NGX_TRACKER_HASH_LEN) == 0)
+        {
+            r->uploaded += d->uploaded;
+            r->downloaded += d->downloaded;
+            r->raw_uploaded += d->raw_uploaded;
+            r->raw_downloaded += d->raw_downloaded;
+            r->up_time += d->up_time;
+            r->down_time += d->down_time;
+            r->left = d->left;
+            r->at = d->at;
+            r->seeders = d->seeders;
+            r->leechers = d->leechers;
+            ngx_memcpy(r->addr, d->addr, 16);
+            r->family = d->family;
+            r->port = d->port;
+
+            if (d->event == 1) {
+                r->event = 1;
+            }
+
+            ngx_shmtx_unlock(&j->mutex);
+
+            (void) ngx_atomic_fetch_add(&j->merged, 1);
+            return jpos;
+        }
+    }
 
     if (j->tail - j->head >= j->capacity) {
         ngx_shmtx_unlock(&j->mutex);
         (void) ngx_atomic_fetch_add(&j->dropped, 1);
-        return;
+        return 0;
     }
 
-    j->records[j->tail % j->capacity] = *d;
-    j->tail++;
+    pos = j->tail++;
+    j->records[pos % j->capacity] = *d;
 
     ngx_shmtx_unlock(&j->mutex);
 
     (void) ngx_atomic_fetch_add(&j->appended, 1);
+
+    return (uint32_t) (pos + 1);
 }
 
 

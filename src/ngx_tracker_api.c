@@ -17,16 +17,23 @@
 typedef struct {
     ngx_tracker_pg_query_t          q;
     ngx_http_request_t             *r;
+    const ngx_tracker_api_route_t  *route;
+    ngx_str_t                       captures[2];
+    ngx_uint_t                      ncaptures;
     const char                     *values[2];
     int                             lengths[2];
     int                             formats[2];
     u_char                          key_hash[2 * 32 + 1];
+    ngx_str_t                       cache_key;  /* set: keep the answer */
 } ngx_http_tracker_api_ctx_t;
 
 
 static const ngx_tracker_api_route_t *ngx_http_tracker_api_route(
     ngx_http_request_t *r, ngx_str_t *path, ngx_str_t *captures,
     ngx_uint_t *ncaptures, ngx_uint_t *wrong_method);
+static ngx_int_t ngx_http_tracker_api_run(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx);
+static void ngx_http_tracker_api_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tracker_api_key(ngx_http_request_t *r,
     u_char *hash);
 static void ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q);
@@ -34,9 +41,8 @@ static ngx_int_t ngx_http_tracker_api_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 static ngx_int_t ngx_http_tracker_api_invalid(ngx_http_request_t *r,
     ngx_tracker_api_invalid_t *invalid);
-
-size_t ngx_tracker_api_args_size(ngx_http_request_t *r,
-    const ngx_tracker_api_param_t *params);
+static ngx_int_t ngx_http_tracker_api_cached(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args);
 
 
 static ngx_str_t  ngx_http_tracker_api_cookie = ngx_string("cookie_ssid");
@@ -45,24 +51,12 @@ static ngx_str_t  ngx_http_tracker_api_cookie = ngx_string("cookie_ssid");
 ngx_int_t
 ngx_http_tracker_api_handler(ngx_http_request_t *r)
 {
-    u_char                         *p;
-    size_t                          size;
     ngx_int_t                       rc;
-    ngx_str_t                       path, args, captures[2];
-    ngx_uint_t                      ncaptures, wrong_method, i;
-    ngx_tracker_pg_stmt_t          *st;
+    ngx_str_t                       path, captures[2];
+    ngx_uint_t                      ncaptures, wrong_method;
     ngx_http_core_loc_conf_t       *clcf;
-    ngx_tracker_api_invalid_t       invalid;
     ngx_http_tracker_api_ctx_t     *ctx;
-    ngx_http_tracker_main_conf_t   *tmcf;
     const ngx_tracker_api_route_t  *route;
-
-    static const char  *capture_names[] = { "id", "id2" };
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
 
     /* the path below the location: /api/v1/torrents/1 -> torrents/1 */
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -75,6 +69,14 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
 
     route = ngx_http_tracker_api_route(r, &path, captures, &ncaptures,
                                        &wrong_method);
+
+    if (route == NULL || !(r->method & NGX_TRACKER_API_BODY_METHODS)) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     if (route == NULL) {
         if (wrong_method) {
             return ngx_http_tracker_api_error(r, NGX_HTTP_NOT_ALLOWED,
@@ -91,6 +93,91 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
     }
 
     ctx->r = r;
+    ctx->route = route;
+    ctx->ncaptures = ncaptures;
+    ngx_memcpy(ctx->captures, captures, sizeof(captures));
+
+    if (!(r->method & NGX_TRACKER_API_BODY_METHODS)) {
+        return ngx_http_tracker_api_run(r, ctx);
+    }
+
+    /* larger bodies would go to a temporary file: refused, not read */
+    if (r->headers_in.content_length_n
+        > (off_t) clcf->client_body_buffer_size)
+    {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_tracker_api_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                          "Request body too large.");
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_tracker_module);
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_tracker_api_body_read);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_tracker_api_body_read(ngx_http_request_t *r)
+{
+    ngx_http_tracker_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tracker_module);
+
+    /* as the core does with a handler's return code */
+    ngx_http_finalize_request(r, ngx_http_tracker_api_run(r, ctx));
+}
+
+
+/* key, arguments, checks, then the route's SQL */
+static ngx_int_t
+ngx_http_tracker_api_run(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx)
+{
+    u_char                         *p;
+    size_t                          size;
+    ngx_int_t                       rc;
+    ngx_str_t                       args;
+    ngx_uint_t                      i;
+    ngx_tracker_pg_stmt_t          *st;
+    ngx_tracker_json_body_t         body, *bodyp;
+    ngx_tracker_api_invalid_t       invalid;
+    ngx_http_tracker_main_conf_t   *tmcf;
+    const ngx_tracker_api_route_t  *route;
+
+    static const char  *capture_names[] = { "id", "id2" };
+
+    route = ctx->route;
+    bodyp = NULL;
+
+    if (r->method & NGX_TRACKER_API_BODY_METHODS) {
+        rc = ngx_tracker_api_body(r, route->params, &body);
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_tracker_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "Request body is not valid "
+                                              "JSON.");
+        }
+
+        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            return ngx_http_tracker_api_error(r, rc,
+                                              "Request body too large.");
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        bodyp = &body;
+    }
 
     rc = ngx_http_tracker_api_key(r, ctx->key_hash);
     if (rc == NGX_ERROR) {
@@ -104,10 +191,10 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
     }
 
     /* the arguments object: path captures first, then the query */
-    size = 2 + ngx_tracker_api_args_size(r, route->params);
+    size = 2 + ngx_tracker_api_args_size(r, route->params, bodyp);
 
-    for (i = 0; i < ncaptures; i++) {
-        size += 16 + 6 * captures[i].len;
+    for (i = 0; i < ctx->ncaptures; i++) {
+        size += 16 + 6 * ctx->captures[i].len;
     }
 
     args.data = ngx_pnalloc(r->pool, size + 1);
@@ -118,15 +205,16 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
     p = args.data;
     *p++ = '{';
 
-    for (i = 0; i < ncaptures; i++) {
+    for (i = 0; i < ctx->ncaptures; i++) {
         p = ngx_sprintf(p, "%s\"%s\":\"", i ? "," : "", capture_names[i]);
-        p = (u_char *) ngx_escape_json(p, captures[i].data, captures[i].len);
+        p = (u_char *) ngx_escape_json(p, ctx->captures[i].data,
+                                       ctx->captures[i].len);
         *p++ = '"';
     }
 
     args.len = p - args.data;
 
-    rc = ngx_tracker_api_validate(r, route->params, &args, &invalid);
+    rc = ngx_tracker_api_validate(r, route->params, bodyp, &args, &invalid);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -140,7 +228,14 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
     args.data[args.len] = '\0';
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tracker api: \"%V\" args:%V", &path, &args);
+                   "tracker api: \"%V\" args:%V", &r->uri, &args);
+
+    if (route->cache_ttl) {
+        rc = ngx_http_tracker_api_cached(r, ctx, &args);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
 
     ctx->values[0] = ctx->key_hash[0] ? (const char *) ctx->key_hash : NULL;
     ctx->values[1] = (const char *) args.data;
@@ -381,12 +476,14 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
     size_t                       len;
     uint32_t                     status;
     ngx_int_t                    rc;
-    ngx_str_t                    type;
+    ngx_str_t                    type, file;
     PGresult                    *res;
     ngx_connection_t            *c;
     ngx_table_elt_t             *h;
     ngx_http_request_t          *r;
     ngx_http_tracker_api_ctx_t  *ctx = q->data;
+
+    ngx_http_tracker_main_conf_t  *tmcf;
 
     r = ctx->r;
     c = r->connection;
@@ -398,8 +495,26 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
         goto done;
     }
 
-    if (q->rc != NGX_OK || PQntuples(res) != 1 || PQnfields(res) != 4
-        || PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 0) != 4)
+    ngx_str_null(&file);
+
+    if (q->rc == NGX_OK && ctx->route->kind != NGX_TRACKER_API_JSON
+        && PQnfields(res) == 7 && PQntuples(res) >= 1
+        && !PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) == 4
+        && ngx_memcmp(PQgetvalue(res, 0, 0), "\0\0\0\310", 4) == 0)
+    {
+        /* 200: the rows are files (an error is one JSON row, as usual) */
+        rc = ngx_tracker_api_files(r, res, ctx->route->kind, &file);
+
+        if (rc != NGX_OK) {
+            rc = (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                 : ngx_http_tracker_api_error(r,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                              "Internal Error");
+            goto done;
+        }
+
+    } else if (q->rc != NGX_OK || PQntuples(res) != 1 || PQnfields(res) < 4
+               || PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 0) != 4)
     {
         ngx_log_error(NGX_LOG_ERR, c->log, 0, "tracker api: %V",
                       q->rc != NGX_OK ? &q->error
@@ -449,6 +564,12 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
         ngx_memcpy(h->value.data, PQgetvalue(res, 0, 2), h->value.len);
     }
 
+    if (file.data) {
+        rc = ngx_http_tracker_send_type(r, status, &type, file.data,
+                                        file.len);
+        goto done;
+    }
+
     /* the result is cleared after this call: the body is copied */
     len = PQgetlength(res, 0, 3);
     body = ngx_pnalloc(r->pool, len + 1);
@@ -458,6 +579,18 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
     }
 
     ngx_memcpy(body, PQgetvalue(res, 0, 3), len);
+
+    if (status == NGX_HTTP_OK && ctx->cache_key.len
+        && PQgetisnull(res, 0, 1))
+    {
+        tmcf = ngx_http_get_module_main_conf(r, ngx_http_tracker_module);
+        ngx_tracker_api_cache_put(tmcf->api_cache, &ctx->cache_key,
+                                  tmcf->api_cache->ttl
+                                  ? tmcf->api_cache->ttl
+                                  : ctx->route->cache_ttl,
+                                  &(ngx_str_t) { len, body },
+                                  ctx->route->cache_hit, c->log);
+    }
 
     rc = ngx_http_tracker_send_type(r, status, &type, body, len);
 
@@ -511,4 +644,58 @@ ngx_http_tracker_api_invalid(ngx_http_request_t *r,
 
     return ngx_http_tracker_send_json(r, NGX_HTTP_BAD_REQUEST, body,
                                       p - body);
+}
+
+
+/*
+ * Routes with a cache_ttl: the answer kept in tracker_api_cache_zone, if
+ * any (NGX_DECLINED: none, ctx->cache_key set so the database's answer is
+ * kept).  The key is the route and its arguments, never the caller: such
+ * routes answer everyone alike.
+ */
+static ngx_int_t
+ngx_http_tracker_api_cached(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args)
+{
+    u_char                        *p;
+    size_t                         len;
+    ngx_int_t                      rc;
+    ngx_str_t                      body;
+    ngx_http_tracker_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tracker_module);
+
+    if (tmcf->api_cache == NULL) {
+        return NGX_DECLINED;
+    }
+
+    len = ngx_strlen(ctx->route->pattern);
+
+    p = ngx_pnalloc(r->pool, len + 1 + args->len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->cache_key.data = p;
+    p = ngx_cpymem(p, ctx->route->pattern, len);
+    *p++ = ' ';
+    p = ngx_cpymem(p, args->data, args->len);
+    ctx->cache_key.len = p - ctx->cache_key.data;
+
+    rc = ngx_tracker_api_cache_get(tmcf->api_cache, &ctx->cache_key, r->pool,
+                                   &body);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tracker api: \"%s\" from the cache",
+                   ctx->route->pattern);
+
+    return ngx_http_tracker_send_json(r, NGX_HTTP_OK, body.data, body.len);
 }

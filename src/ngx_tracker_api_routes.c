@@ -11,11 +11,15 @@
 
 
 extern const ngx_tracker_api_route_t  ngx_tracker_api_site_routes[];
+extern const ngx_tracker_api_route_t  ngx_tracker_api_media_routes[];
+extern const ngx_tracker_api_route_t  ngx_tracker_api_downloads_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_search_routes[];
 
 
 const ngx_tracker_api_route_t  *ngx_tracker_api_tables[] = {
     ngx_tracker_api_site_routes,
+    ngx_tracker_api_media_routes,
+    ngx_tracker_api_downloads_routes,
     ngx_tracker_api_search_routes,
     NULL
 };

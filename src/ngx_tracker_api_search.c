@@ -19,52 +19,60 @@ static const char  *ngx_tracker_api_search_sorts[] = {
 };
 
 
-#define S  NGX_TRACKER_API_STRING
-#define B  NGX_TRACKER_API_BOOLEAN
+/*
+ * The reference gives strings no length limit: these only bound the work,
+ * no valid value comes near them.
+ */
+#define STR(n, len)                                                          \
+    { .name = n, .type = NGX_TRACKER_API_STRING, .has_max = 1, .max = len }
+#define BOOL(n, d)                                                           \
+    { .name = n, .type = NGX_TRACKER_API_BOOLEAN, .deflt = d }
 
 static const ngx_tracker_api_param_t  ngx_tracker_api_search_params[] = {
-    /* name, type, required, has_min, has_max, min, max, default, enum */
-    { "query", S, 0, 0, 1, 0, 512, NULL, NULL },
-    { "limit", NGX_TRACKER_API_INTEGER, 0, 1, 1, 1, 100, "50", NULL },
-    { "offset", NGX_TRACKER_API_INTEGER, 0, 1, 0, 0, 0, "0", NULL },
-    { "sort_by", NGX_TRACKER_API_ENUM, 0, 0, 0, 0, 0, "best",
-      ngx_tracker_api_search_sorts },
-    { "category", NGX_TRACKER_API_NUMBER, 0, 0, 0, 0, 0, "0", NULL },
-    { "media_id", S, 0, 0, 1, 0, 20, NULL, NULL },
-    { "episode_ids", S, 0, 0, 1, 0, 2048, NULL, NULL },
-    { "episode_match_any", B, 0, 0, 0, 0, 0, "false", NULL },
-    { "levels", S, 0, 0, 1, 0, 64, NULL, NULL },
-    { "video_codec", S, 0, 0, 1, 0, 128, NULL, NULL },
-    { "video_type", S, 0, 0, 1, 0, 128, NULL, NULL },
-    { "audio_lang", S, 0, 0, 1, 0, 256, NULL, NULL },
-    { "fansub_lang", S, 0, 0, 1, 0, 256, NULL, NULL },
-    { "sub_lang", S, 0, 0, 1, 0, 256, NULL, NULL },
-    { "hardsub", B, 0, 0, 0, 0, 0, NULL, NULL },
-    { "otl", B, 0, 0, 0, 0, 0, NULL, NULL },
-    { "mtl", B, 0, 0, 0, 0, 0, NULL, NULL },
-    { "group_id", S, 0, 0, 1, 0, 20, NULL, NULL },
-    { "group_primary", B, 0, 0, 0, 0, 0, "true", NULL },
-    { "group_secondary", B, 0, 0, 0, 0, 0, "false", NULL },
-    { "group_childs", B, 0, 0, 0, 0, 0, "true", NULL },
-    { "group_parents", B, 0, 0, 0, 0, 0, "false", NULL },
-    { "uploader_id", S, 0, 0, 1, 0, 20, NULL, NULL },
-    { "uploader_uploads", B, 0, 0, 0, 0, 0, "true", NULL },
-    { "uploader_contributions", B, 0, 0, 0, 0, 0, "false", NULL },
-    { "before", S, 0, 0, 1, 0, 20, NULL, NULL },
-    { "after", S, 0, 0, 1, 0, 20, NULL, NULL },
-    { NULL, 0, 0, 0, 0, 0, 0, NULL, NULL }
+    STR("query", 512),
+    { .name = "limit", .type = NGX_TRACKER_API_INTEGER, .has_min = 1,
+      .min = 1, .has_max = 1, .max = 100, .deflt = "50" },
+    { .name = "offset", .type = NGX_TRACKER_API_INTEGER, .has_min = 1,
+      .min = 0, .deflt = "0" },
+    { .name = "sort_by", .type = NGX_TRACKER_API_ENUM, .deflt = "best",
+      .values = ngx_tracker_api_search_sorts },
+    { .name = "category", .type = NGX_TRACKER_API_NUMBER, .deflt = "0" },
+    STR("media_id", 20),
+    STR("episode_ids", 2048),
+    BOOL("episode_match_any", "false"),
+    STR("levels", 64),
+    STR("video_codec", 128),
+    STR("video_type", 128),
+    STR("audio_lang", 256),
+    STR("fansub_lang", 256),
+    STR("sub_lang", 256),
+    BOOL("hardsub", NULL),
+    BOOL("otl", NULL),
+    BOOL("mtl", NULL),
+    STR("group_id", 20),
+    BOOL("group_primary", "true"),
+    BOOL("group_secondary", "false"),
+    BOOL("group_childs", "true"),
+    BOOL("group_parents", "false"),
+    STR("uploader_id", 20),
+    BOOL("uploader_uploads", "true"),
+    BOOL("uploader_contributions", "false"),
+    STR("before", 20),
+    STR("after", 20),
+    { .name = NULL }
 };
 
-#undef S
-#undef B
+#undef STR
+#undef BOOL
 
 
 const ngx_tracker_api_route_t  ngx_tracker_api_search_routes[] = {
 
     /* a literal segment: beats the torrents group's "torrents/ *" */
-    { NGX_HTTP_GET, "torrents/search", NGX_TRACKER_API_AUTH_OPTIONAL,
-      NGX_TRACKER_API_SQL("api_torrents_search"),
-      ngx_tracker_api_search_params },
+    { .methods = NGX_HTTP_GET, .pattern = "torrents/search",
+      .auth = NGX_TRACKER_API_AUTH_OPTIONAL,
+      .sql = NGX_TRACKER_API_SQL("api_torrents_search"),
+      .params = ngx_tracker_api_search_params },
 
     ngx_tracker_api_null_route
 };

@@ -9,11 +9,13 @@
 
 const ngx_tracker_api_route_t  ngx_tracker_api_site_routes[] = {
 
-    { NGX_HTTP_GET, "announcements", NGX_TRACKER_API_AUTH_OPTIONAL,
-      NGX_TRACKER_API_SQL("api_announcements"), NULL },
+    { .methods = NGX_HTTP_GET, .pattern = "announcements",
+      .auth = NGX_TRACKER_API_AUTH_OPTIONAL,
+      .sql = NGX_TRACKER_API_SQL("api_announcements") },
 
-    { NGX_HTTP_GET, "langs", NGX_TRACKER_API_AUTH_OPTIONAL,
-      NGX_TRACKER_API_SQL("api_langs"), NULL },
+    { .methods = NGX_HTTP_GET, .pattern = "langs",
+      .auth = NGX_TRACKER_API_AUTH_OPTIONAL,
+      .sql = NGX_TRACKER_API_SQL("api_langs") },
 
     ngx_tracker_api_null_route
 };

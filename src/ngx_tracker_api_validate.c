@@ -14,8 +14,11 @@
 
 static ngx_int_t ngx_tracker_api_check(const ngx_tracker_api_param_t *p,
     u_char *v, size_t len, int64_t *n);
+static ngx_int_t ngx_tracker_api_body_type(const ngx_tracker_api_param_t *p,
+    ngx_tracker_json_field_t *f);
+static u_char *ngx_tracker_api_list(u_char *p, u_char *v, size_t len);
 static void ngx_tracker_api_error(ngx_pool_t *pool,
-    const ngx_tracker_api_param_t *p, ngx_int_t kind,
+    const ngx_tracker_api_param_t *p, ngx_int_t kind, ngx_int_t item,
     ngx_tracker_api_invalid_t *invalid);
 static u_char *ngx_tracker_api_json_str(u_char *p, u_char *s, size_t len);
 
@@ -28,34 +31,66 @@ static u_char *ngx_tracker_api_json_str(u_char *p, u_char *s, size_t len);
 #define NGX_TRACKER_API_BAD_ENUM       5
 #define NGX_TRACKER_API_BAD_MINLENGTH  6
 #define NGX_TRACKER_API_BAD_MAXLENGTH  7
+#define NGX_TRACKER_API_BAD_MAXITEMS   8
+#define NGX_TRACKER_API_BAD_ITEM_TYPE  9
+#define NGX_TRACKER_API_BAD_OBJECT     10
 
 
 static const char  *ngx_tracker_api_type_names[] = {
-    "string", "integer", "number", "boolean", "string"
+    "string", "integer", "number", "boolean", "string", "array"
 };
 
 
 ngx_int_t
 ngx_tracker_api_validate(ngx_http_request_t *r,
-    const ngx_tracker_api_param_t *params, ngx_str_t *args,
-    ngx_tracker_api_invalid_t *invalid)
+    const ngx_tracker_api_param_t *params, ngx_tracker_json_body_t *body,
+    ngx_str_t *args, ngx_tracker_api_invalid_t *invalid)
 {
     u_char                         *p, *v;
     size_t                          len, n;
     int64_t                         num;
-    ngx_int_t                       rc;
+    ngx_int_t                       rc, found;
     ngx_str_t                       raw;
+    ngx_tracker_json_field_t       *f;
     const ngx_tracker_api_param_t  *pa;
 
     p = args->data + args->len;
 
+    if (body && body->not_object) {
+        ngx_tracker_api_error(r->pool, NULL, NGX_TRACKER_API_BAD_OBJECT, 0,
+                              invalid);
+        return NGX_DECLINED;
+    }
+
     for (pa = params; pa && pa->name; pa++) {
         n = ngx_strlen(pa->name);
 
-        if (ngx_http_arg(r, (u_char *) pa->name, n, &raw) != NGX_OK) {
+        if (body) {
+            /* JSON types are not coerced: a boolean must be true/false */
+            f = &body->fields[pa - params];
+            found = (f->type != NGX_TRACKER_JSON_ABSENT);
+
+            if (found) {
+                rc = ngx_tracker_api_body_type(pa, f);
+
+                if (rc != NGX_OK) {
+                    ngx_tracker_api_error(r->pool, pa, rc, f->bad_item,
+                                          invalid);
+                    return NGX_DECLINED;
+                }
+
+                raw = f->text;
+            }
+
+        } else {
+            found = (ngx_http_arg(r, (u_char *) pa->name, n, &raw) == NGX_OK);
+        }
+
+        if (!found) {
             if (pa->required) {
                 ngx_tracker_api_error(r->pool, pa,
-                                      NGX_TRACKER_API_BAD_REQUIRED, invalid);
+                                      NGX_TRACKER_API_BAD_REQUIRED, 0,
+                                      invalid);
                 return NGX_DECLINED;
             }
 
@@ -68,8 +103,19 @@ ngx_tracker_api_validate(ngx_http_request_t *r,
             v = raw.data;
             len = raw.len;
 
+        } else if (body) {
+            /* already decoded by the JSON parser */
+            v = raw.data;
+            len = raw.len;
+
         } else {
-            if (raw.len > NGX_TRACKER_API_MAX_VALUE) {
+            /*
+             * a list is counted whole (the URL's own limit bounds it);
+             * other values beyond the cap fail their checks anyway
+             */
+            if (pa->type != NGX_TRACKER_API_LIST
+                && raw.len > NGX_TRACKER_API_MAX_VALUE)
+            {
                 raw.len = NGX_TRACKER_API_MAX_VALUE + 1;
             }
 
@@ -83,7 +129,7 @@ ngx_tracker_api_validate(ngx_http_request_t *r,
             {
                 /* an undecodable value is not a string of the right kind */
                 ngx_tracker_api_error(r->pool, pa, NGX_TRACKER_API_BAD_TYPE,
-                                      invalid);
+                                      0, invalid);
                 return NGX_DECLINED;
             }
         }
@@ -92,7 +138,7 @@ ngx_tracker_api_validate(ngx_http_request_t *r,
         rc = ngx_tracker_api_check(pa, v, len, &num);
 
         if (rc != NGX_OK) {
-            ngx_tracker_api_error(r->pool, pa, rc, invalid);
+            ngx_tracker_api_error(r->pool, pa, rc, 0, invalid);
             return NGX_DECLINED;
         }
 
@@ -115,6 +161,10 @@ ngx_tracker_api_validate(ngx_http_request_t *r,
             p = ngx_cpymem(p, v, len);
             break;
 
+        case NGX_TRACKER_API_LIST:
+            p = ngx_tracker_api_list(p, v, len);
+            break;
+
         default:
             p = ngx_tracker_api_json_str(p, v, len);
         }
@@ -129,15 +179,24 @@ ngx_tracker_api_validate(ngx_http_request_t *r,
 /* the JSON text an argument needs at most: name, value, quotes, comma */
 size_t
 ngx_tracker_api_args_size(ngx_http_request_t *r,
-    const ngx_tracker_api_param_t *params)
+    const ngx_tracker_api_param_t *params, ngx_tracker_json_body_t *body)
 {
     size_t                          size;
+    ngx_uint_t                      i;
     const ngx_tracker_api_param_t  *pa;
 
-    /* values come from the query (escaping grows them 6x at most) */
+    /*
+     * values come from the query or the body (escaping grows them 6x at
+     * most, and a list item gains quotes and a comma)
+     */
     size = 6 * r->args.len;
 
-    for (pa = params; pa && pa->name; pa++) {
+    for (pa = params, i = 0; pa && pa->name; pa++, i++) {
+        if (body) {
+            size += 6 * body->fields[i].text.len
+                    + 3 * body->fields[i].nitems;
+        }
+
         size += ngx_strlen(pa->name) + 32
                 + (pa->deflt ? 6 * ngx_strlen(pa->deflt) : 0);
     }
@@ -264,6 +323,40 @@ ngx_tracker_api_check(const ngx_tracker_api_param_t *p, u_char *v,
 
         return NGX_TRACKER_API_BAD_ENUM;
 
+    case NGX_TRACKER_API_LIST:
+        /* items: what is between commas, blanks around them ignored */
+        if (ngx_tracker_api_utf8_valid(v, len) != NGX_OK) {
+            return NGX_TRACKER_API_BAD_TYPE;
+        }
+
+        if (p->has_max) {
+            u = 0;
+
+            for (q = v; q < end; /* void */ ) {
+                while (q < end && *q == ' ') {
+                    q++;
+                }
+
+                if (q < end && *q != ',') {
+                    u++;
+                }
+
+                while (q < end && *q != ',') {
+                    q++;
+                }
+
+                if (q < end) {
+                    q++;
+                }
+            }
+
+            if (u > (uint64_t) p->max) {
+                return NGX_TRACKER_API_BAD_MAXITEMS;
+            }
+        }
+
+        return NGX_OK;
+
     default:
         if (ngx_tracker_api_utf8_valid(v, len) != NGX_OK) {
             return NGX_TRACKER_API_BAD_TYPE;
@@ -284,19 +377,102 @@ ngx_tracker_api_check(const ngx_tracker_api_param_t *p, u_char *v,
 }
 
 
+/* a JSON body's value has the type the parameter wants */
+static ngx_int_t
+ngx_tracker_api_body_type(const ngx_tracker_api_param_t *p,
+    ngx_tracker_json_field_t *f)
+{
+    ngx_tracker_json_type_e  want;
+
+    switch (p->type) {
+
+    case NGX_TRACKER_API_INTEGER:
+    case NGX_TRACKER_API_NUMBER:
+        want = NGX_TRACKER_JSON_NUMBER;
+        break;
+
+    case NGX_TRACKER_API_BOOLEAN:
+        want = NGX_TRACKER_JSON_BOOLEAN;
+        break;
+
+    case NGX_TRACKER_API_LIST:
+        if (f->type == NGX_TRACKER_JSON_ARRAY && f->bad_item >= 0) {
+            return NGX_TRACKER_API_BAD_ITEM_TYPE;
+        }
+
+        want = NGX_TRACKER_JSON_ARRAY;
+        break;
+
+    default:
+        want = NGX_TRACKER_JSON_STRING;
+    }
+
+    return (f->type == want) ? NGX_OK : NGX_TRACKER_API_BAD_TYPE;
+}
+
+
+/* ["item",...] from "item,item": blanks around items, empty items dropped */
+static u_char *
+ngx_tracker_api_list(u_char *p, u_char *v, size_t len)
+{
+    u_char      *end, *s, *e;
+    ngx_uint_t   n;
+
+    end = v + len;
+    n = 0;
+    *p++ = '[';
+
+    while (v < end) {
+        while (v < end && *v == ' ') {
+            v++;
+        }
+
+        s = v;
+
+        while (v < end && *v != ',') {
+            v++;
+        }
+
+        e = v;
+
+        while (e > s && e[-1] == ' ') {
+            e--;
+        }
+
+        if (v < end) {
+            v++;
+        }
+
+        if (e == s) {
+            continue;
+        }
+
+        if (n++) {
+            *p++ = ',';
+        }
+
+        p = ngx_tracker_api_json_str(p, s, e - s);
+    }
+
+    *p++ = ']';
+
+    return p;
+}
+
+
 static void
 ngx_tracker_api_error(ngx_pool_t *pool, const ngx_tracker_api_param_t *p,
-    ngx_int_t kind, ngx_tracker_api_invalid_t *invalid)
+    ngx_int_t kind, ngx_int_t item, ngx_tracker_api_invalid_t *invalid)
 {
     u_char             *m, *e, *q, what[128];
     size_t              size;
     const char         *name;
     const char *const  *v;
 
-    name = p->name;
+    name = p ? p->name : "";
     size = 1024;
 
-    for (v = p->values; v && *v; v++) {
+    for (v = p ? p->values : NULL; v && *v; v++) {
         size += 6 * ngx_strlen(*v) + 3;
     }
 
@@ -311,6 +487,34 @@ ngx_tracker_api_error(ngx_pool_t *pool, const ngx_tracker_api_param_t *p,
 
     invalid->message.data = m;
     invalid->errors.data = e;
+
+    if (kind == NGX_TRACKER_API_BAD_OBJECT) {
+        /* the body itself: no property named */
+        ngx_str_set(&invalid->message,
+                    "Data provided was invalid: must be object.");
+        invalid->errors.len = ngx_sprintf(e, "[{\"instancePath\":\"\","
+                                   "\"schemaPath\":\"#/type\","
+                                   "\"keyword\":\"type\",\"params\":"
+                                   "{\"type\":\"object\"},"
+                                   "\"message\":\"must be object\"}]")
+                              - e;
+        return;
+    }
+
+    if (kind == NGX_TRACKER_API_BAD_ITEM_TYPE) {
+        /* ids are strings (integers are let through as well) */
+        invalid->message.len = ngx_snprintf(m, 256, "Data provided was "
+                                   "invalid: '%s/%i' must be string.",
+                                   name, item) - m;
+        invalid->errors.len = ngx_sprintf(e, "[{\"instancePath\":"
+                                   "\"/%s/%i\",\"schemaPath\":"
+                                   "\"#/properties/%s/items/type\","
+                                   "\"keyword\":\"type\",\"params\":"
+                                   "{\"type\":\"string\"},"
+                                   "\"message\":\"must be string\"}]",
+                                   name, item, name) - e;
+        return;
+    }
 
     if (kind == NGX_TRACKER_API_BAD_REQUIRED) {
         invalid->message.len = ngx_snprintf(m, 256, "Data provided was "
@@ -357,6 +561,14 @@ ngx_tracker_api_error(ngx_pool_t *pool, const ngx_tracker_api_param_t *p,
         q = ngx_sprintf(e, "[{\"instancePath\":\"/%s\",\"schemaPath\":"
                         "\"#/properties/%s/maxLength\",\"keyword\":"
                         "\"maxLength\",\"params\":{\"limit\":%L},",
+                        name, name, p->max);
+        break;
+
+    case NGX_TRACKER_API_BAD_MAXITEMS:
+        ngx_sprintf(what, "must NOT have more than %L items%Z", p->max);
+        q = ngx_sprintf(e, "[{\"instancePath\":\"/%s\",\"schemaPath\":"
+                        "\"#/properties/%s/maxItems\",\"keyword\":"
+                        "\"maxItems\",\"params\":{\"limit\":%L},",
                         name, name, p->max);
         break;
 

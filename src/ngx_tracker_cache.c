@@ -9,6 +9,18 @@
 #include "ngx_tracker_cache.h"
 
 
+/* the value's size per kind, rounded so that keys stay aligned */
+static const size_t  ngx_tracker_entry_vsize[4] = {
+    0,
+    ngx_align(sizeof(ngx_tracker_user_t), 8),
+    ngx_align(sizeof(ngx_tracker_torrent_info_t), 8),
+    ngx_align(sizeof(ngx_tracker_peer_value_t), 8)
+};
+
+#define ngx_tracker_entry_key(e)                                              \
+    ((e)->data + ngx_tracker_entry_vsize[(e)->kind])
+
+
 static ngx_tracker_entry_t *ngx_tracker_cache_find(ngx_tracker_cache_t *cache,
     ngx_uint_t kind, u_char *key, size_t len, uint32_t hash);
 static ngx_tracker_entry_t *ngx_tracker_cache_alloc(
@@ -18,10 +30,10 @@ static void ngx_tracker_cache_delete(ngx_tracker_cache_t *cache,
 static void ngx_tracker_cache_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_int_t ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache,
-    ngx_uint_t kind, u_char *key, size_t len, ngx_tracker_entry_t *out,
+    ngx_uint_t kind, u_char *key, size_t len, void *value, ngx_uint_t *found,
     ngx_uint_t *stale);
 static void ngx_tracker_cache_put(ngx_tracker_cache_t *cache,
-    ngx_uint_t kind, u_char *key, size_t len, ngx_tracker_entry_t *in);
+    ngx_uint_t kind, u_char *key, size_t len, void *value);
 
 
 static uint32_t
@@ -146,7 +158,8 @@ ngx_tracker_cache_rbtree_insert(ngx_rbtree_node_t *temp,
             }
 
             if (rc == 0) {
-                rc = ngx_memcmp(e->key, et->key, e->keylen);
+                rc = ngx_memcmp(ngx_tracker_entry_key(e),
+                                ngx_tracker_entry_key(et), e->keylen);
             }
 
             p = (rc < 0) ? &temp->left : &temp->right;
@@ -199,7 +212,7 @@ ngx_tracker_cache_find(ngx_tracker_cache_t *cache, ngx_uint_t kind,
         }
 
         if (rc == 0) {
-            rc = ngx_memcmp(key, e->key, len);
+            rc = ngx_memcmp(key, ngx_tracker_entry_key(e), len);
         }
 
         if (rc == 0) {
@@ -223,15 +236,16 @@ ngx_tracker_cache_alloc(ngx_tracker_cache_t *cache, ngx_uint_t kind,
     ngx_queue_t          *q;
     ngx_tracker_entry_t  *e;
 
-    size = offsetof(ngx_tracker_entry_t, key) + len;
+    size = offsetof(ngx_tracker_entry_t, data) + ngx_tracker_entry_vsize[kind]
+           + len;
 
     for (i = 0; i < 16; i++) {
         e = ngx_slab_alloc_locked(cache->shpool, size);
         if (e) {
-            ngx_memzero(e, offsetof(ngx_tracker_entry_t, key));
+            ngx_memzero(e, size - len);
             e->kind = (u_char) kind;
             e->keylen = (u_char) len;
-            ngx_memcpy(e->key, key, len);
+            ngx_memcpy(ngx_tracker_entry_key(e), key, len);
             e->node.key = ngx_tracker_cache_hash(kind, key, len);
 
             ngx_rbtree_insert(&cache->sh->rbtree, &e->node);
@@ -267,9 +281,11 @@ ngx_tracker_cache_delete(ngx_tracker_cache_t *cache, ngx_tracker_entry_t *e)
 
 static ngx_int_t
 ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache, ngx_uint_t kind,
-    u_char *key, size_t len, ngx_tracker_entry_t *out, ngx_uint_t *stale)
+    u_char *key, size_t len, void *value, ngx_uint_t *found,
+    ngx_uint_t *stale)
 {
     time_t                now;
+    ngx_uint_t            expired;
     ngx_tracker_entry_t  *e;
 
     now = ngx_time();
@@ -289,20 +305,27 @@ ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache, ngx_uint_t kind,
     ngx_queue_remove(&e->lru);
     ngx_queue_insert_head(&cache->sh->lru, &e->lru);
 
+    expired = ((time_t) e->expires <= now);
+
     /* one refresher at a time; a refresh that never came back is retried */
-    if (e->expires <= now && e->refreshing + 10 < now) {
-        e->refreshing = now;
+    if (expired
+        && (!(e->flags & NGX_TRACKER_ENTRY_REFRESHING)
+            || (u_char) (now - e->refreshed) >= 10))
+    {
+        e->flags |= NGX_TRACKER_ENTRY_REFRESHING;
+        e->refreshed = (u_char) now;
         *stale = 1;
     }
 
-    ngx_memcpy(out, e, offsetof(ngx_tracker_entry_t, key));
+    *found = e->flags & NGX_TRACKER_ENTRY_FOUND;
+    ngx_memcpy(value, e->data, ngx_tracker_entry_vsize[kind]);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
-    if (!out->found) {
+    if (!*found) {
         (void) ngx_atomic_fetch_add(&cache->sh->negative_hits, 1);
 
-    } else if (out->expires <= now) {
+    } else if (expired) {
         (void) ngx_atomic_fetch_add(&cache->sh->stale_hits, 1);
 
     } else {
@@ -313,9 +336,10 @@ ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache, ngx_uint_t kind,
 }
 
 
+/* value NULL: a negative entry */
 static void
 ngx_tracker_cache_put(ngx_tracker_cache_t *cache, ngx_uint_t kind,
-    u_char *key, size_t len, ngx_tracker_entry_t *in)
+    u_char *key, size_t len, void *value)
 {
     ngx_tracker_entry_t  *e;
 
@@ -329,11 +353,12 @@ ngx_tracker_cache_put(ngx_tracker_cache_t *cache, ngx_uint_t kind,
     }
 
     if (e) {
-        e->found = in->found;
-        e->expires = ngx_time() + (in->found ? cache->ttl
-                                             : cache->negative_ttl);
-        e->refreshing = 0;
-        e->v = in->v;
+        e->flags = value ? NGX_TRACKER_ENTRY_FOUND : 0;
+        e->expires = (uint32_t) (ngx_time() + (value ? cache->ttl
+                                                     : cache->negative_ttl));
+        if (value) {
+            ngx_memcpy(e->data, value, ngx_tracker_entry_vsize[kind]);
+        }
     }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -344,7 +369,7 @@ ngx_int_t
 ngx_tracker_cache_user(ngx_tracker_cache_t *cache, ngx_str_t *key,
     ngx_tracker_user_t *user, ngx_uint_t *found, ngx_uint_t *stale)
 {
-    ngx_tracker_entry_t  e;
+    u_char  value[ngx_align(sizeof(ngx_tracker_user_t), 8)];
 
     if (key->len > 255) {
         *found = 0;
@@ -353,14 +378,13 @@ ngx_tracker_cache_user(ngx_tracker_cache_t *cache, ngx_str_t *key,
     }
 
     if (ngx_tracker_cache_lookup(cache, NGX_TRACKER_ENTRY_USER, key->data,
-                                 key->len, &e, stale)
+                                 key->len, value, found, stale)
         != NGX_OK)
     {
         return NGX_DECLINED;
     }
 
-    *found = e.found;
-    *user = e.v.user;
+    ngx_memcpy(user, value, sizeof(ngx_tracker_user_t));
 
     return NGX_OK;
 }
@@ -370,17 +394,16 @@ ngx_int_t
 ngx_tracker_cache_torrent(ngx_tracker_cache_t *cache, u_char *hash,
     ngx_tracker_torrent_info_t *t, ngx_uint_t *found, ngx_uint_t *stale)
 {
-    ngx_tracker_entry_t  e;
+    u_char  value[ngx_align(sizeof(ngx_tracker_torrent_info_t), 8)];
 
     if (ngx_tracker_cache_lookup(cache, NGX_TRACKER_ENTRY_TORRENT, hash,
-                                 NGX_TRACKER_HASH_LEN, &e, stale)
+                                 NGX_TRACKER_HASH_LEN, value, found, stale)
         != NGX_OK)
     {
         return NGX_DECLINED;
     }
 
-    *found = e.found;
-    *t = e.v.torrent;
+    ngx_memcpy(t, value, sizeof(ngx_tracker_torrent_info_t));
 
     return NGX_OK;
 }
@@ -390,21 +413,19 @@ void
 ngx_tracker_cache_put_user(ngx_tracker_cache_t *cache, ngx_str_t *key,
     ngx_tracker_user_t *user)
 {
-    ngx_tracker_entry_t  e;
+    u_char  value[ngx_align(sizeof(ngx_tracker_user_t), 8)];
 
     if (key->len > 255) {
         return;
     }
 
-    ngx_memzero(&e, sizeof(ngx_tracker_entry_t));
-
     if (user) {
-        e.found = 1;
-        e.v.user = *user;
+        ngx_memzero(value, sizeof(value));
+        ngx_memcpy(value, user, sizeof(ngx_tracker_user_t));
     }
 
     ngx_tracker_cache_put(cache, NGX_TRACKER_ENTRY_USER, key->data, key->len,
-                          &e);
+                          user ? value : NULL);
 }
 
 
@@ -412,17 +433,15 @@ void
 ngx_tracker_cache_put_torrent(ngx_tracker_cache_t *cache, u_char *hash,
     ngx_tracker_torrent_info_t *t)
 {
-    ngx_tracker_entry_t  e;
-
-    ngx_memzero(&e, sizeof(ngx_tracker_entry_t));
+    u_char  value[ngx_align(sizeof(ngx_tracker_torrent_info_t), 8)];
 
     if (t) {
-        e.found = 1;
-        e.v.torrent = *t;
+        ngx_memzero(value, sizeof(value));
+        ngx_memcpy(value, t, sizeof(ngx_tracker_torrent_info_t));
     }
 
     ngx_tracker_cache_put(cache, NGX_TRACKER_ENTRY_TORRENT, hash,
-                          NGX_TRACKER_HASH_LEN, &e);
+                          NGX_TRACKER_HASH_LEN, t ? value : NULL);
 }
 
 
@@ -481,11 +500,13 @@ ngx_tracker_cache_flush(ngx_tracker_cache_t *cache)
 ngx_int_t
 ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
     ngx_tracker_peer_state_t *now, ngx_uint_t stopped,
-    ngx_tracker_peer_state_t *prev)
+    ngx_tracker_peer_update_pt update, void *data)
 {
-    ngx_tracker_entry_t  *e;
+    ngx_tracker_entry_t        *e;
+    ngx_tracker_peer_value_t    v;
+    ngx_tracker_peer_state_t    prev;
 
-    ngx_memzero(prev, sizeof(ngx_tracker_peer_state_t));
+    ngx_memzero(&prev, sizeof(ngx_tracker_peer_state_t));
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
@@ -495,13 +516,13 @@ ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
                                    key, NGX_TRACKER_PEER_KEY_LEN));
 
     if (e) {
-        *prev = e->v.peer;
-
-        if (stopped) {
-            ngx_tracker_cache_delete(cache, e);
-            ngx_shmtx_unlock(&cache->shpool->mutex);
-            return NGX_OK;
-        }
+        ngx_memcpy(&v, e->data, sizeof(ngx_tracker_peer_value_t));
+        prev.uploaded = v.uploaded;
+        prev.downloaded = v.downloaded;
+        prev.seen = v.seen;
+        prev.jpos = v.jpos;
+        prev.seeder = (e->flags & NGX_TRACKER_ENTRY_SEEDER) ? 1 : 0;
+        prev.completed = (e->flags & NGX_TRACKER_ENTRY_COMPLETED) ? 1 : 0;
 
         ngx_queue_remove(&e->lru);
         ngx_queue_insert_head(&cache->sh->lru, &e->lru);
@@ -513,15 +534,26 @@ ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
             ngx_shmtx_unlock(&cache->shpool->mutex);
             return NGX_ERROR;
         }
-
-        e->found = 1;
     }
 
-    if (e && !stopped) {
+    update(data, &prev, now);
+
+    if (e && stopped) {
+        ngx_tracker_cache_delete(cache, e);
+
+    } else if (e) {
+        v.uploaded = now->uploaded;
+        v.downloaded = now->downloaded;
+        v.seen = now->seen;
+        v.jpos = now->jpos;
+        ngx_memcpy(e->data, &v, sizeof(ngx_tracker_peer_value_t));
+
         /* a peer completes once; the flag outlives later announces */
-        now->completed |= prev->completed;
-        e->v.peer = *now;
-        e->expires = now->seen + cache->peer_timeout;
+        e->flags = NGX_TRACKER_ENTRY_FOUND
+                   | (now->seeder ? NGX_TRACKER_ENTRY_SEEDER : 0)
+                   | ((now->completed || prev.completed)
+                      ? NGX_TRACKER_ENTRY_COMPLETED : 0);
+        e->expires = now->seen + (uint32_t) cache->peer_timeout;
     }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -554,7 +586,7 @@ ngx_tracker_cache_sweep(ngx_tracker_cache_t *cache, ngx_uint_t max)
             continue;
         }
 
-        if (e->expires > now) {
+        if ((time_t) e->expires > now) {
             break;
         }
 

@@ -52,27 +52,48 @@ typedef struct {
 typedef struct {
     uint64_t                     uploaded;
     uint64_t                     downloaded;
-    time_t                       seen;
+    uint32_t                     seen;          /* unix time; 0: never */
+    uint32_t                     jpos;          /* its journal record + 1 */
     unsigned                     seeder:1;
     unsigned                     completed:1;
 } ngx_tracker_peer_state_t;
 
+/* what the zone stores of it; the two flags go in the entry's header */
+typedef struct {
+    uint64_t                     uploaded;
+    uint64_t                     downloaded;
+    uint32_t                     seen;
+    uint32_t                     jpos;
+} ngx_tracker_peer_value_t;
 
+/*
+ * Runs under the zone lock with the peer's previous state (prev->seen 0:
+ * first sight) and its new one, whose jpos it sets.
+ */
+typedef void (*ngx_tracker_peer_update_pt)(void *data,
+    ngx_tracker_peer_state_t *prev, ngx_tracker_peer_state_t *now);
+
+
+/*
+ * An entry is this header, then its value (the kind's struct), then its
+ * key, all in one slab chunk: a peer state (24-byte value, 36-byte key)
+ * fits the 128-byte slot, as do users and torrents.
+ */
 typedef struct {
     ngx_rbtree_node_t            node;
     ngx_queue_t                  lru;
-    time_t                       expires;
-    time_t                       refreshing;    /* when a refresh began */
+    uint32_t                     expires;
     u_char                       kind;
-    u_char                       found;         /* 0: negative entry */
+    u_char                       flags;
     u_char                       keylen;
-    union {
-        ngx_tracker_user_t          user;
-        ngx_tracker_torrent_info_t  torrent;
-        ngx_tracker_peer_state_t    peer;
-    } v;
-    u_char                       key[1];
+    u_char                       refreshed;     /* low byte of the time */
+    u_char                       data[1];
 } ngx_tracker_entry_t;
+
+#define NGX_TRACKER_ENTRY_FOUND       0x01    /* 0: a negative entry */
+#define NGX_TRACKER_ENTRY_REFRESHING  0x02
+#define NGX_TRACKER_ENTRY_SEEDER      0x04    /* peer states */
+#define NGX_TRACKER_ENTRY_COMPLETED   0x08
 
 
 /* one accounting delta: one announce of one peer */
@@ -113,6 +134,7 @@ typedef struct {
     ngx_pid_t                    flusher;
 
     ngx_atomic_t                 appended;
+    ngx_atomic_t                 merged;     /* into a pending record */
     ngx_atomic_t                 dropped;
     ngx_atomic_t                 flushed;
     ngx_atomic_t                 batches;
@@ -182,12 +204,12 @@ void ngx_tracker_cache_flush(ngx_tracker_cache_t *cache);
 
 /*
  * The peer-state step of accounting, under the zone lock: finds or creates
- * the peer's state, stores the new counters and returns the previous ones
- * (prev->seen == 0: first sight).  stopped removes the state.
+ * the peer's state, calls update with the previous and the new one, and
+ * stores the new one (stopped: removes it).
  */
 ngx_int_t ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
     ngx_tracker_peer_state_t *now, ngx_uint_t stopped,
-    ngx_tracker_peer_state_t *prev);
+    ngx_tracker_peer_update_pt update, void *data);
 
 /* expires old peer states; bounded work per call */
 void ngx_tracker_cache_sweep(ngx_tracker_cache_t *cache, ngx_uint_t max);

@@ -122,6 +122,14 @@ static ngx_command_t  ngx_http_tracker_commands[] = {
       0,
       NULL },
 
+    /* the JSON API's answer cache (ngx_tracker_api_cache.c) */
+    { ngx_string("tracker_api_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_tracker_api_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tracker_health"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_tracker_health,
@@ -287,13 +295,50 @@ ngx_http_tracker_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/*
+ * The "name:size" argument of the zone directives; the size must be at
+ * least min bytes.
+ */
+char *
+ngx_http_tracker_zone_arg(ngx_conf_t *cf, ngx_str_t *arg, const char *what,
+    ssize_t min, ngx_str_t *name, ssize_t *size)
+{
+    u_char     *p;
+    ngx_str_t   s;
+
+    p = (u_char *) ngx_strchr(arg->data, ':');
+    if (p == NULL || p == arg->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %s zone \"%V\", expected \"name:size\"",
+                           what, arg);
+        return NGX_CONF_ERROR;
+    }
+
+    name->data = arg->data;
+    name->len = p - arg->data;
+
+    s.data = p + 1;
+    s.len = arg->data + arg->len - s.data;
+
+    *size = ngx_parse_size(&s);
+
+    if (*size == NGX_ERROR || *size < min) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %s zone size \"%V\", at least %uzk",
+                           what, &s, (size_t) min / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* tracker_swarm_zone name:size [peer_timeout=time]; */
 static char *
 ngx_http_tracker_swarm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tracker_main_conf_t  *tmcf = conf;
 
-    u_char               *p;
     time_t                timeout;
     ssize_t               size;
     ngx_str_t            *value, name, s;
@@ -302,27 +347,11 @@ ngx_http_tracker_swarm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    p = (u_char *) ngx_strchr(value[1].data, ':');
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid swarm zone \"%V\", "
-                           "expected \"name:size\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data;
-    name.len = p - value[1].data;
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
     /* room for the shard table and a useful number of peers */
-    if (size == NGX_ERROR || size < (ssize_t) (256 * 1024)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid swarm zone size \"%V\", "
-                           "at least 256k", &s);
+    if (ngx_http_tracker_zone_arg(cf, &value[1], "swarm", 256 * 1024, &name,
+                                  &size)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -540,7 +569,6 @@ ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tracker_main_conf_t  *tmcf = conf;
 
-    u_char               *p;
     ssize_t               size;
     ngx_int_t             n;
     ngx_str_t            *value, name, s;
@@ -554,26 +582,10 @@ ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    p = (u_char *) ngx_strchr(value[1].data, ':');
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid private zone \"%V\", "
-                           "expected \"name:size\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data;
-    name.len = p - value[1].data;
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR || size < (ssize_t) (1024 * 1024)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid private zone size \"%V\", "
-                           "at least 1m", &s);
+    if (ngx_http_tracker_zone_arg(cf, &value[1], "private", 1024 * 1024,
+                                  &name, &size)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

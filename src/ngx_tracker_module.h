@@ -17,6 +17,7 @@
 #include "ngx_tracker_pg.h"
 #include "ngx_tracker_cache.h"
 #include "ngx_tracker_accounting.h"
+#include "ngx_tracker_api_cache.h"
 
 
 typedef struct {
@@ -25,6 +26,7 @@ typedef struct {
     ngx_tracker_cache_t  *cache;       /* tracker_private_zone */
     ngx_msec_t            flush;
     ngx_uint_t            batch;
+    ngx_tracker_api_cache_t  *api_cache;  /* tracker_api_cache_zone */
 } ngx_http_tracker_main_conf_t;
 
 
@@ -53,6 +55,8 @@ ngx_int_t ngx_http_tracker_api_handler(ngx_http_request_t *r);
 
 char *ngx_http_tracker_set_hex(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_tracker_zone_arg(ngx_conf_t *cf, ngx_str_t *arg,
+    const char *what, ssize_t min, ngx_str_t *name, ssize_t *size);
 
 /* the private tracker (ngx_tracker_private.c) */
 ngx_int_t ngx_http_tracker_private_resolve(ngx_http_request_t *r,

@@ -241,7 +241,8 @@ ngx_http_tracker_status_private(ngx_http_request_t *r, u_char *p,
                        "\"resyncs\":%uA,\"dl_percent\":%i,"
                        "\"ul_percent\":%i},"
                        "\"journal\":{\"capacity\":%uL,\"pending\":%uL,"
-                       "\"appended\":%uA,\"dropped\":%uA,\"flushed\":%uA,"
+                       "\"appended\":%uA,\"merged\":%uA,\"dropped\":%uA,"
+                       "\"flushed\":%uA,"
                        "\"batches\":%uA,\"replayed\":%uA,"
                        "\"flush_failures\":%uA,\"last_flush_ms\":%uA},"
                        "\"database\":{\"worker_pid\":%P,"
@@ -256,7 +257,7 @@ ngx_http_tracker_status_private(ngx_http_request_t *r, u_char *p,
                        sh->evictions, sh->invalidations, sh->resyncs,
                        sh->dl_percent, sh->ul_percent,
                        j->capacity, j->tail - j->head, j->appended,
-                       j->dropped, j->flushed, j->batches, j->replayed,
+                       j->merged, j->dropped, j->flushed, j->batches, j->replayed,
                        j->flush_failures, j->last_flush_ms,
                        ngx_pid, pg->nconns, pg->nwaiting, pg->queries,
                        pg->failures, pg->connects,

@@ -34,7 +34,7 @@ __DATA__
 --- response_body_like eval
 [
 qr/^d8:/, qr/^d8:/, qr/^d8:/, qr/^d8:/, qr/^d14:failure/, qr/^d5:files/,
-qr/^\{"zone":"swarm","torrents":2,"seeders":2,"leechers":2,"peers":4,"peers_ipv4":3,"peers_ipv6":1,"zone_bytes":1048576,"zone_used_bytes":\d+,"zone_free_bytes":\d+,"bytes_per_peer":\d+,"peer_record_bytes":\{"ipv4":32,"ipv6":44\},"peer_timeout":600,"announces":4,"scrapes":1,"scraped_hashes":2,"expired_peers":0,"failures":\{"info_hash_missing":1,"info_hash_invalid":0,.*"zone_full":0\}\}\n\z/,
+qr/^\{"zone":"swarm","torrents":2,"seeders":2,"leechers":2,"peers":4,"peers_ipv4":3,"peers_ipv6":1,"zone_bytes":1048576,"zone_used_bytes":\d+,"zone_free_bytes":\d+,"bytes_per_peer":\d+,"peer_record_bytes":\{"ipv4":32,"ipv6":44\},"peer_timeout":600,"announces":4,"scrapes":1,"scraped_hashes":2,"expired_peers":0,"failures":\{"info_hash_missing":1,"info_hash_invalid":0,.*"zone_full":0,"passkey_missing":0,.*"database_unavailable":0\}\}\n\z/,
 ]
 --- response_headers eval
 ["", "", "", "", "", "", "Content-Type: application/json"]
@@ -62,7 +62,7 @@ sub {
         scalar(keys %{ $j->{failures} }) . " reasons";
 }
 --- response_body eval
-[ (map { "" } 1 .. 20), "sizes-ok used per-peer-ok 22 reasons" ]
+[ (map { "" } 1 .. 20), "sizes-ok used per-peer-ok 28 reasons" ]
 
 
 
@@ -77,7 +77,7 @@ sub {
 --- response_body_like eval
 [
 qr/^d8:/, qr/^d8:/, qr/^d14:failure/,
-qr/# TYPE ngx_tracker_torrents gauge\nngx_tracker_torrents\{zone="swarm"\} 1\n.*ngx_tracker_seeders\{zone="swarm"\} 1\n.*ngx_tracker_leechers\{zone="swarm"\} 1\n.*# TYPE ngx_tracker_announces_total counter\nngx_tracker_announces_total\{zone="swarm"\} 2\n.*ngx_tracker_failures_total\{zone="swarm",reason="info_hash_missing"\} 1\n.*ngx_tracker_failures_total\{zone="swarm",reason="zone_full"\} 0\n\z/s,
+qr/# TYPE ngx_tracker_torrents gauge\nngx_tracker_torrents\{zone="swarm"\} 1\n.*ngx_tracker_seeders\{zone="swarm"\} 1\n.*ngx_tracker_leechers\{zone="swarm"\} 1\n.*# TYPE ngx_tracker_announces_total counter\nngx_tracker_announces_total\{zone="swarm"\} 2\n.*ngx_tracker_failures_total\{zone="swarm",reason="info_hash_missing"\} 1\n.*ngx_tracker_failures_total\{zone="swarm",reason="zone_full"\} 0\n.*reason="database_unavailable"\} 0\n\z/s,
 ]
 --- response_headers eval
 ["", "", "", "Content-Type: text/plain; version=0.0.4"]

@@ -187,7 +187,8 @@ my %type = (user => 'bigint', torrent => 'bigint', peer => 'text',
             down_time => 'int', left => 'bigint', event => 'smallint',
             seeders => 'int', leechers => 'int', at => 'bigint');
 
-# apply(batch_id, {user => .., ...}, ...): unspecified fields take defaults
+# apply(batch_id, {user => .., ...}, ...): unspecified fields take defaults,
+# undef ones are NULL; peer_hex gives the peer id's text as it is
 sub batch_sql {
     my ($batch, @rows) = @_;
     my @arrays;
@@ -199,10 +200,12 @@ sub batch_sql {
                      leechers => 0, at => $T, %$_);
             $r{raw_up} //= $r{up};
             $r{raw_down} //= $r{down};
-            $c eq 'peer' ? unpack('H*', pack 'a20', $r{peer}) : $r{$c};
+            $c ne 'peer' ? $r{$c}
+                : $r{peer_hex} // unpack('H*', pack 'a20', $r{peer});
         } @rows;
         my $q = $type{$c} eq 'text' ? "'" : '';
-        push @arrays, "ARRAY[" . join(',', map { "$q$_$q" } @v)
+        push @arrays, "ARRAY[" . join(',', map { defined $_ ? "$q$_$q"
+                                                            : 'NULL' } @v)
             . "]::$type{$c}\[]";
     }
     return "SELECT tracker_apply_batch($batch, " . join(', ', @arrays) . ')';
@@ -364,6 +367,13 @@ subtest 'bad batches' => sub {
        'rows of unknown users/torrents skipped, the rest applied');
     is(q1($db, 'SELECT rows FROM tracker_batches WHERE batch_id = 151'), 1,
        'rows recorded');
+    my $up = q1($db, 'SELECT uploaded FROM users WHERE id = 1');
+    is(apply(153, {}, { peer_hex => 'not-hex', up => 7 }), 1,
+       'a malformed peer id: that row skipped');
+    is(apply(154, { peer => 'n', up => undef, down => undef,
+                    event => undef }), 1, 'NULL counters count as 0');
+    is(q1($db, 'SELECT uploaded FROM users WHERE id = 1'), $up,
+       'neither credited anything');
     is(q1($db, 'SELECT tracker_apply_batch(152, ' . join(', ',
                map { "'{}'::$type{$_}\[]" } @cols) . ')'), 0,
        'an empty batch');
@@ -420,7 +430,11 @@ subtest 'lookups, hashes, snowflakes' => sub {
     like($@, qr/torrents_info_hash_check/, 'info hashes are 20 bytes');
     eval { PgTest::psql($db, "INSERT INTO users (username, torrent_key) "
                              . "VALUES ('x', 'NOT-HEX')") };
-    like($@, qr/users_torrent_key_check/, 'passkeys are 32 lowercase hex');
+    like($@, qr/torrent_key must be 32 lowercase hex/,
+         'passkeys are 32 lowercase hex');
+    eval { PgTest::psql($db, "INSERT INTO users (username) "
+                             . "VALUES ('no spaces please')") };
+    like($@, qr/username must be/, 'usernames are checked');
     like(q1($db, "INSERT INTO users (username) VALUES ('fresh') "
                  . "RETURNING torrent_key"), qr/^[0-9a-f]{32}$/,
          'passkeys are generated');
@@ -495,6 +509,20 @@ subtest 'NOTIFY tracker' => sub {
     is(notified("DELETE FROM site_events"), 'e:', 'deleted');
     is(q1($db, "SELECT count(*) FROM peers WHERE torrent_id = 11"), 0,
        'a deleted torrent\'s peers are gone');
+};
+
+# --- a server restart -------------------------------------------------------
+
+subtest 'server restart (PgTest::stop_server / start_server)' => sub {
+    my $before = state();
+    PgTest::stop_server();
+    eval { PgTest::psql($db, 'SELECT 1') };
+    like($@, qr/psql failed/, 'server down: queries fail');
+    PgTest::start_server();
+    is(state(), $before, 'after a clean restart everything is there, '
+       . 'peers (unlogged) included');
+    is(apply(170, { user => 1, torrent => 12, peer => 'r' }), 1,
+       'batches apply again');
 };
 
 # --- 100k deltas ------------------------------------------------------------

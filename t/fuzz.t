@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # Runs the libFuzzer targets of t/fuzz/ (ASan + UBSan) for FUZZ_SECONDS each
-# (default 15): the query parser and the bencode writer.  One TAP test per
+# (default 15): the query parser, the bencode writer, the .torrent
+# rewriter and the JSON body parser.  One TAP test per
 # target; a crash, leak, sanitizer report or failed invariant fails it.
 
 use strict;
@@ -20,7 +21,7 @@ my $build = `make -s -C $top/t/fuzz all 2>&1`;
 is($?, 0, 'fuzz targets build with -fsanitize=fuzzer,address,undefined')
     or diag $build;
 
-for my $t (qw(fuzz_args fuzz_bencode)) {
+for my $t (qw(fuzz_args fuzz_bencode fuzz_torrent fuzz_json)) {
     my $out = `make -s -C $top/t/fuzz run FUZZ_SECONDS=$secs \\
                FUZZ_TARGETS=$t 2>&1`;
     my ($runs) = $out =~ /number_of_executed_units:\s*(\d+)/;
