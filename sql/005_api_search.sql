@@ -7,23 +7,12 @@
 -- one page of ids plus one row to know whether there is more, and renders
 -- that page with a single set-based query.
 
--- The announce URL magnets carry (shared with the torrents and downloads
--- groups; whichever migration runs first creates it).
-CREATE TABLE IF NOT EXISTS site_settings (
-    key         text PRIMARY KEY,
-    value       text NOT NULL
-);
-
-INSERT INTO site_settings (key, value)
-VALUES ('public_tracker_url', 'http://127.0.0.1:8080/announce')
-ON CONFLICT (key) DO NOTHING;
-
 -- "best" is level descending with unknown levels last; (level, id) read
 -- backwards would put them first
 CREATE INDEX IF NOT EXISTS torrents_listed_best ON torrents
     ((coalesce(level, -2)), id) WHERE status = 1 AND deleted IS NULL;
 
--- before/after filters and the media/uploader lookups of hidden torrents
+-- before/after
 CREATE INDEX IF NOT EXISTS torrents_listed_uploaded_at ON torrents
     (uploaded_at) WHERE status = 1 AND deleted IS NULL;
 
@@ -72,7 +61,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 THEN '&xt=urn:btmh:1220' || encode(p_hash_v2, 'hex')
                 ELSE '' END
         || '&dn=' || p_title_enc
-        || '&tr=' || p_tracker_enc
+        || coalesce('&tr=' || p_tracker_enc, '')   -- no tracker configured
 $$;
 
 -- the title with the tags automation software filters on (MTL, OTL, HS,
@@ -200,7 +189,6 @@ DECLARE
     ids         bigint[];
     more        boolean;
     hash_id     bigint;
-    tracker     text;
     tracker_enc text;
     private_enc text;
     results     text;
@@ -528,10 +516,10 @@ BEGIN
         ids := ids[1:lim];
     END IF;
 
-    tracker := (SELECT s.value FROM site_settings s
-                WHERE s.key = 'public_tracker_url');
-    tracker_enc := api_search_urlencode(tracker);
-    private_enc := api_search_urlencode(tracker || '/' || me.torrent_key);
+    -- the announce URLs of sql/008 (site_settings.public_tracker_url, and
+    -- the caller's own)
+    tracker_enc := api_search_urlencode(api_announce_url(me, true));
+    private_enc := api_search_urlencode(api_announce_url(me, false));
 
     SELECT '[' || coalesce(string_agg(r.obj, ', ' ORDER BY r.ord), '')
            || ']',
