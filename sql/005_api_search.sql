@@ -228,6 +228,9 @@ BEGIN
             RETURN QUERY SELECT * FROM api_search_invalid(chk.name,
                                                           chk.pattern);
             RETURN;
+        ELSIF a ? chk.name THEN
+            -- S12, JA: ids and codes are lower case
+            a := a || jsonb_build_object(chk.name, lower(a->>chk.name));
         END IF;
     END LOOP;
 

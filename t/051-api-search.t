@@ -353,6 +353,7 @@ my @filters = (
     [ 'category=1', [ 1001, 1002, 1004, 1005, 1008 ] ],
     [ 'category=2', [] ],
     [ 'media_id=s2', [ 1005 ] ],
+    [ 'media_id=S2&fansub_lang=ES-ES', [ 1005 ] ],
     [ 'media_id=s9', [] ],
     [ 'episode_ids=11', [ 1001 ] ],
     [ 'episode_ids=11,12', [] ],
