@@ -149,6 +149,13 @@ LANGUAGE sql STABLE AS $$
     LEFT JOIN lang_aliases a ON a.alias = l
 $$;
 
+-- "col ILIKE p1 AND col ILIKE p2 ...", for EXECUTE
+CREATE FUNCTION api_search_ilike(p_col text, p_pats text[]) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT string_agg(format('%s ILIKE %L', p_col, x), ' AND ')
+    FROM unnest(p_pats) x
+$$;
+
 CREATE FUNCTION api_torrents_search(p_key text, p_args jsonb)
 RETURNS TABLE (status int, content_type text, disposition text, body bytea)
 LANGUAGE plpgsql STABLE
@@ -181,6 +188,7 @@ DECLARE
     uid         bigint;
     media_ids   text[];
     text_cond   text;
+    pats        text[];
     sort_sql    text;
     sort_desc   text;
     summary     text[] := '{}';
@@ -357,20 +365,21 @@ BEGIN
         -- every word in the title; or the words all in a media's title or
         -- alternate titles, which lists that media's torrents too
         IF q <> '' THEN
-            SELECT string_agg(format('t.title ILIKE %L',
-                       '%' || replace(replace(replace(x, '\', '\\'),
-                                              '%', '\%'), '_', '\_')
-                       || '%'), ' AND ')
-            INTO text_cond
-            FROM unnest(words[1:16]) x;
+            -- LIKE patterns: the words with their wildcards made literal
+            pats := ARRAY(
+                SELECT '%' || replace(replace(replace(x, '\', '\\'),
+                                              '%', '\%'), '_', '\_') || '%'
+                FROM unnest(words[1:16]) x);
 
             -- each side on its own trigram index
             EXECUTE format('SELECT array_agg(m.id) FROM media m '
                            'WHERE (%s) OR (%s)',
-                           replace(text_cond, 't.title', 'm.title'),
-                           replace(text_cond, 't.title',
-                                   'text_array_join(m.alternate_titles)'))
+                           api_search_ilike('m.title', pats),
+                           api_search_ilike(
+                               'text_array_join(m.alternate_titles)', pats))
             INTO media_ids;
+
+            text_cond := api_search_ilike('t.title', pats);
 
             IF media_ids IS NOT NULL THEN
                 dbg := dbg || format('query matches %s media titles',

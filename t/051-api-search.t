@@ -474,6 +474,8 @@ is_deeply(search_ids('query=your%20lie%20in%20april&sort_by=oldest'),
           'a media title finds its torrents whatever their names');
 is_deeply(search_ids('query=SHIGATSU%25&sort_by=oldest'), [],
           'LIKE wildcards are plain characters');
+is_deeply(search_ids('query=kimi_no'), [], '... _ too');
+is_deeply(search_ids('query=uso%5C'), [], '... and a backslash');
 
 ($st, $j, $ty) = api('torrents/search?query=starlight%20harbor');
 is_deeply([ sort @{ ids($j) } ], [ 1005, 1008 ],
