@@ -15,6 +15,7 @@ extern const ngx_tracker_api_route_t  ngx_tracker_api_media_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_downloads_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_users_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_torrents_routes[];
+extern const ngx_tracker_api_route_t  ngx_tracker_api_search_routes[];
 
 
 const ngx_tracker_api_route_t  *ngx_tracker_api_tables[] = {
@@ -23,5 +24,6 @@ const ngx_tracker_api_route_t  *ngx_tracker_api_tables[] = {
     ngx_tracker_api_downloads_routes,
     ngx_tracker_api_users_routes,
     ngx_tracker_api_torrents_routes,
+    ngx_tracker_api_search_routes,
     NULL
 };
