@@ -41,6 +41,8 @@ static ngx_int_t ngx_http_tracker_api_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 static ngx_int_t ngx_http_tracker_api_invalid(ngx_http_request_t *r,
     ngx_tracker_api_invalid_t *invalid);
+static ngx_int_t ngx_http_tracker_api_allow(ngx_http_request_t *r,
+    ngx_uint_t methods);
 static ngx_int_t ngx_http_tracker_api_cached(ngx_http_request_t *r,
     ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args);
 
@@ -79,6 +81,10 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
 
     if (route == NULL) {
         if (wrong_method) {
+            if (ngx_http_tracker_api_allow(r, wrong_method) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
             return ngx_http_tracker_api_error(r, NGX_HTTP_NOT_ALLOWED,
                                               "Method not allowed.");
         }
@@ -268,6 +274,49 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
 }
 
 
+static ngx_int_t
+ngx_http_tracker_api_allow(ngx_http_request_t *r, ngx_uint_t methods)
+{
+    u_char           *p;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    static struct {
+        ngx_uint_t    method;
+        const char   *name;
+    } names[] = {
+        { NGX_HTTP_GET, "GET, HEAD" }, { NGX_HTTP_POST, "POST" },
+        { NGX_HTTP_PUT, "PUT" }, { NGX_HTTP_PATCH, "PATCH" },
+        { NGX_HTTP_DELETE, "DELETE" }
+    };
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, 64);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = p;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (methods & names[i].method) {
+            p = ngx_sprintf(p, "%s%s", p == h->value.data ? "" : ", ",
+                            names[i].name);
+        }
+    }
+
+    h->value.len = p - h->value.data;
+
+    return NGX_OK;
+}
+
+
 static ngx_uint_t
 ngx_http_tracker_api_capture_valid(ngx_str_t *s)
 {
@@ -382,7 +431,8 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
             }
 
             if (!(rt->methods & method)) {
-                *wrong_method = 1;
+                /* the methods this path does take, for "Allow" */
+                *wrong_method |= rt->methods;
                 continue;
             }
 
