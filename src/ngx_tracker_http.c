@@ -5,6 +5,7 @@
  */
 
 #include "ngx_tracker_module.h"
+#include "ngx_tracker_limit.h"
 
 
 ngx_tracker_err_e
@@ -69,14 +70,24 @@ ngx_http_tracker_uri_passkey(ngx_http_request_t *r, ngx_str_t *verb,
 ngx_int_t
 ngx_http_tracker_send(ngx_http_request_t *r, u_char *body, size_t len)
 {
+    static ngx_str_t  text_plain = ngx_string("text/plain");
+
+    return ngx_http_tracker_send_as(r, NGX_HTTP_OK, &text_plain, body, len);
+}
+
+
+ngx_int_t
+ngx_http_tracker_send_as(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len)
+{
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
-    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.status = status;
     r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "text/plain");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
 
     rc = ngx_http_send_header(r);
 
@@ -110,6 +121,11 @@ ngx_http_tracker_failure(ngx_http_request_t *r, ngx_tracker_swarm_t *sw,
     const ngx_str_t  *text;
 
     (void) ngx_atomic_fetch_add(&sw->sh->failures[err], 1);
+
+    /* bad passkey floods count against the address (tracker_limit) */
+    if (err == NGX_TRACKER_ERR_PASSKEY) {
+        (void) ngx_tracker_limit_penalize(r);
+    }
 
     text = ngx_tracker_err_text(err);
 

@@ -47,6 +47,8 @@ ngx_tracker_err_e ngx_http_tracker_uri_passkey(ngx_http_request_t *r,
     ngx_str_t *verb, ngx_str_t *passkey);
 ngx_int_t ngx_http_tracker_send(ngx_http_request_t *r, u_char *body,
     size_t len);
+ngx_int_t ngx_http_tracker_send_as(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len);
 ngx_int_t ngx_http_tracker_failure(ngx_http_request_t *r,
     ngx_tracker_swarm_t *sw, ngx_tracker_err_e err);
 

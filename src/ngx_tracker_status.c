@@ -5,6 +5,7 @@
  */
 
 #include "ngx_tracker_module.h"
+#include "ngx_tracker_limit.h"
 
 
 #define NGX_HTTP_TRACKER_STATUS_LINE  128
@@ -59,7 +60,8 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
     per_peer = peers ? st.used / peers : 0;
 
     size = (24 + NGX_TRACKER_ERR_LAST) * (NGX_HTTP_TRACKER_STATUS_LINE
-                                          + zone->len);
+                                          + zone->len)
+           + ngx_tracker_limit_status_size(r);
 
     buf = ngx_pnalloc(r->pool, size);
     if (buf == NULL) {
@@ -115,6 +117,8 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
 
 #undef ngx_http_tracker_prom
 
+        p = ngx_tracker_limit_status(r, p, 1);
+
     } else {
         p = ngx_sprintf(p, "{\"zone\":\"%V\",\"torrents\":%ui,"
                            "\"seeders\":%ui,\"leechers\":%ui,\"peers\":%ui,"
@@ -141,7 +145,9 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
                             ngx_tracker_err_name(i), sh->failures[i]);
         }
 
-        p = ngx_sprintf(p, "}}\n");
+        *p++ = '}';
+        p = ngx_tracker_limit_status(r, p, 0);
+        p = ngx_sprintf(p, "}\n");
     }
 
     r->headers_out.status = NGX_HTTP_OK;
