@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/nginx.sh start PREFIX PORT ZONE_SIZE | stop PREFIX
 # A benchmark nginx: the module in open mode, 2 workers, logs off.
+# BENCH_HTTP_EXTRA and BENCH_ANNOUNCE_EXTRA: directives added to the http
+# block and to location /announce (bench/limit.sh uses them).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 nginx=${NGINX:-/usr/sbin/nginx}
@@ -24,10 +26,11 @@ http {
     client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;
     uwsgi_temp_path tmp; scgi_temp_path tmp;
     tracker_swarm_zone swarm:$zone;
+    ${BENCH_HTTP_EXTRA:-}
     server {
         listen 127.0.0.1:$port reuseport backlog=4096;
         keepalive_requests 100000;
-        location /announce { tracker_announce swarm; }
+        location /announce { tracker_announce swarm; ${BENCH_ANNOUNCE_EXTRA:-} }
         location /scrape { tracker_scrape swarm; }
         location = /status { tracker_status swarm; }
     }
