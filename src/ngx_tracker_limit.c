@@ -27,7 +27,7 @@
 
 #define NGX_TRACKER_LIMIT_BUCKETS     32
 #define NGX_TRACKER_LIMIT_NAME_LEN    32
-#define NGX_TRACKER_LIMIT_KEY_MAX     64     /* longer keys stored as MD5 */
+#define NGX_TRACKER_LIMIT_KEY_MAX     62     /* longer: MD5; a key fits 128 */
 #define NGX_TRACKER_LIMIT_OFFENCES    0xff   /* slot of offence counters */
 #define NGX_TRACKER_LIMIT_EVICT       16     /* keys freed per full zone */
 
@@ -1347,7 +1347,8 @@ ngx_tracker_limit_status_size(ngx_http_request_t *r)
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_tracker_limit_module);
 
-    size = 1024;
+    /* HELP and TYPE lines, once */
+    size = 2048;
     zones = lmcf->zones.elts;
 
     for (i = 0; i < lmcf->zones.nelts; i++) {
