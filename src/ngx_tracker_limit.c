@@ -154,7 +154,9 @@ static ngx_int_t ngx_tracker_limit_key(ngx_http_request_t *r,
     ngx_tracker_limit_rule_t *rule, ngx_str_t *key, u_char *md5);
 static ngx_tracker_limit_node_t *ngx_tracker_limit_node(
     ngx_tracker_limit_zone_t *z, ngx_uint_t slot, ngx_str_t *key,
-    ngx_uint_t hashed, uint64_t now);
+    ngx_uint_t hashed, uint64_t now, ngx_uint_t create);
+static void ngx_tracker_limit_undo(ngx_http_request_t *r,
+    ngx_tracker_limit_rule_t *rules, ngx_uint_t n, uint64_t now);
 static uint64_t ngx_tracker_limit_gcra(ngx_tracker_limit_node_t *ln,
     ngx_tracker_limit_rule_t *rule, uint64_t now, ngx_uint_t mode);
 static ngx_uint_t ngx_tracker_limit_offence(ngx_tracker_limit_zone_t *z,
@@ -344,6 +346,7 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
                 ngx_shmtx_unlock(&z->shpool->mutex);
 
                 (void) ngx_atomic_fetch_add(&z->sh->banned, 1);
+                ngx_tracker_limit_undo(r, rules, i, now);
 
                 return ngx_tracker_limit_refuse(r, kind, wait);
             }
@@ -355,7 +358,7 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
             continue;
         }
 
-        ln = ngx_tracker_limit_node(z, slot, &key, hashed, now);
+        ln = ngx_tracker_limit_node(z, slot, &key, hashed, now, 1);
 
         if (ln) {
             wait = ngx_tracker_limit_gcra(ln, rule, now,
@@ -383,9 +386,12 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
 
         (void) ngx_atomic_fetch_add(&b->rejected, 1);
 
+        /* a refused request consumes nothing: undo the earlier rules */
+        ngx_tracker_limit_undo(r, rules, i, now);
+
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "tracker limit: bucket \"%s\" refused, wait %uLus%s",
-                       b->name, wait, banned ? ", banned" : "");
+                       "tracker limit: bucket \"%*s\" refused, wait %uLus",
+                       b->len, b->name, wait);
 
         if (banned) {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -452,7 +458,7 @@ ngx_tracker_limit_penalize(ngx_http_request_t *r)
         ngx_shmtx_lock(&z->shpool->mutex);
 
         ln = ngx_tracker_limit_node(z, z->slots[rule->bucket], &key, hashed,
-                                    now);
+                                    now, 1);
         if (ln) {
             (void) ngx_tracker_limit_gcra(ln, rule, now,
                                           NGX_TRACKER_GCRA_CHARGE);
@@ -485,6 +491,51 @@ ngx_tracker_limit_penalize(ngx_http_request_t *r)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Gives back what rules[0..n-1] charged for this request: its TAT moved
+ * by exactly one interval, whatever other workers did since.
+ */
+static void
+ngx_tracker_limit_undo(ngx_http_request_t *r, ngx_tracker_limit_rule_t *rules,
+    ngx_uint_t n, uint64_t now)
+{
+    u_char                     md5[16];
+    ngx_int_t                  hashed;
+    ngx_str_t                  key;
+    ngx_uint_t                 i;
+    ngx_tracker_limit_zone_t  *z;
+    ngx_tracker_limit_node_t  *ln;
+
+    for (i = 0; i < n; i++) {
+
+        if (rules[i].on_failure) {
+            continue;
+        }
+
+        hashed = ngx_tracker_limit_key(r, &rules[i], &key, md5);
+        if (hashed == NGX_ERROR || key.len == 0) {
+            continue;
+        }
+
+        z = rules[i].shm_zone->data;
+
+        ngx_shmtx_lock(&z->shpool->mutex);
+
+        ln = ngx_tracker_limit_node(z, z->slots[rules[i].bucket], &key,
+                                    hashed, now, 0);
+
+        if (ln && ln->time >= rules[i].interval) {
+            ln->time -= rules[i].interval;
+        }
+
+        ngx_shmtx_unlock(&z->shpool->mutex);
+
+        (void) ngx_atomic_fetch_add(&z->sh->buckets[z->slots[rules[i].bucket]]
+                                    .passed, (ngx_atomic_int_t) -1);
+    }
 }
 
 
@@ -858,7 +909,7 @@ ngx_tracker_limit_alloc(ngx_tracker_limit_zone_t *z, size_t len,
 /* finds or creates the key's record; called with the zone locked */
 static ngx_tracker_limit_node_t *
 ngx_tracker_limit_node(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
-    ngx_str_t *key, ngx_uint_t hashed, uint64_t now)
+    ngx_str_t *key, ngx_uint_t hashed, uint64_t now, ngx_uint_t create)
 {
     u_char                     k[2 + NGX_TRACKER_LIMIT_KEY_MAX];
     size_t                     len;
@@ -879,6 +930,10 @@ ngx_tracker_limit_node(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
         ngx_queue_remove(&ln->queue);
         ngx_queue_insert_head(&z->sh->lru, &ln->queue);
         return ln;
+    }
+
+    if (!create) {
+        return NULL;
     }
 
     ln = ngx_tracker_limit_alloc(z, len, now);
@@ -1007,7 +1062,8 @@ ngx_tracker_limit_offence(ngx_tracker_limit_zone_t *z,
     key.data = a->addr;
     key.len = a->family ? 16 : 4;
 
-    ln = ngx_tracker_limit_node(z, NGX_TRACKER_LIMIT_OFFENCES, &key, 0, now);
+    ln = ngx_tracker_limit_node(z, NGX_TRACKER_LIMIT_OFFENCES, &key, 0, now,
+                                1);
     if (ln == NULL) {
         return 0;
     }

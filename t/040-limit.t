@@ -86,6 +86,32 @@ qr/^ok$/, qr/"retry_after":60\.00\}$/,
 
 
 
+=== TEST 3b: a request one rule refuses consumes nothing in the rules before it
+--- http_config
+    tracker_swarm_zone swarm:1m;
+    tracker_limit_zone lim:1m;
+--- config
+    location /r {
+        tracker_limit zone=lim bucket=addr rate=1r/m burst=1;
+        tracker_limit zone=lim bucket=user key=$arg_u rate=1r/m;
+        try_files /ok.txt =404;
+    }
+    location = /status { tracker_status swarm; }
+--- user_files
+>>> ok.txt
+ok
+--- pipelined_requests eval
+["GET /r?u=a", "GET /r?u=a", "GET /r?u=b", "GET /r?u=c", "GET /status"]
+--- error_code eval
+[200, 429, 200, 429, 200]
+--- response_body_like eval
+[
+qr/^ok$/, qr/"retry_after":60\.00\}$/, qr/^ok$/, qr/"retry_after":60\.00\}$/,
+qr/"buckets":\{"addr":\{"keys":1,"passed":2,"rejected":1\},"user":\{"keys":2,"passed":2,"rejected":1\}\}/,
+]
+
+
+
 === TEST 4: announce: HTTP 200 with a bencoded failure and min interval, per passkey ($tracker_passkey)
 --- http_config
     tracker_swarm_zone swarm:1m;
