@@ -30,6 +30,7 @@
 #define NGX_TRACKER_LIMIT_KEY_MAX     62     /* longer: MD5; a key fits 128 */
 #define NGX_TRACKER_LIMIT_OFFENCES    0xff   /* slot of offence counters */
 #define NGX_TRACKER_LIMIT_EVICT       16     /* keys freed per full zone */
+#define NGX_TRACKER_LIMIT_SHARDS      16
 
 #define NGX_TRACKER_ANSWER_AUTO       0
 #define NGX_TRACKER_ANSWER_JSON       1
@@ -83,15 +84,28 @@ typedef struct {
 } ngx_tracker_limit_bucket_t;
 
 
+/* keys are spread over shards by hash: one lock, tree and LRU each */
 typedef struct {
+    ngx_shmtx_sh_t                lock;
+    ngx_shmtx_t                   mutex;
     ngx_rbtree_t                  rbtree;
     ngx_rbtree_node_t             sentinel;
     ngx_queue_t                   lru;
+    /* keeps two shards' locks off one cache line */
+    u_char                        pad[64];
+} ngx_tracker_limit_shard_t;
+
+
+typedef struct {
+    ngx_tracker_limit_shard_t     shards[NGX_TRACKER_LIMIT_SHARDS];
+    ngx_shmtx_sh_t                ban_lock;
+    ngx_shmtx_t                   ban_mutex;
     ngx_rbtree_t                  bans;
     ngx_rbtree_node_t             ban_sentinel;
     ngx_queue_t                   ban_lists[NGX_TRACKER_BAN_SOURCES];
     ngx_atomic_t                  nbans[NGX_TRACKER_BAN_SOURCES];
-    ngx_uint_t                    nbans_all;
+    /* read without the lock: no bans, no lookup */
+    ngx_atomic_t                  nbans_all;
     /* bans per family and prefix length: lookups skip unused lengths */
     uint32_t                      prefixes[2][129];
     ngx_atomic_t                  offenders;
@@ -145,6 +159,14 @@ typedef struct {
 } ngx_tracker_limit_addr_t;
 
 
+typedef struct {
+    u_char                        key[2 + NGX_TRACKER_LIMIT_KEY_MAX];
+    size_t                        len;
+    uint32_t                      hash;
+    ngx_tracker_limit_shard_t    *shard;
+} ngx_tracker_limit_ref_t;
+
+
 static ngx_int_t ngx_http_tracker_limit_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_tracker_limit_refuse(ngx_http_request_t *r,
     ngx_uint_t kind, uint64_t wait);
@@ -152,17 +174,20 @@ static void ngx_tracker_limit_client(ngx_http_request_t *r,
     ngx_tracker_limit_addr_t *a);
 static ngx_int_t ngx_tracker_limit_key(ngx_http_request_t *r,
     ngx_tracker_limit_rule_t *rule, ngx_str_t *key, u_char *md5);
+static void ngx_tracker_limit_ref(ngx_tracker_limit_zone_t *z,
+    ngx_uint_t slot, ngx_str_t *key, ngx_uint_t hashed,
+    ngx_tracker_limit_ref_t *ref);
 static ngx_tracker_limit_node_t *ngx_tracker_limit_node(
-    ngx_tracker_limit_zone_t *z, ngx_uint_t slot, ngx_str_t *key,
-    ngx_uint_t hashed, uint64_t now, ngx_uint_t create);
+    ngx_tracker_limit_zone_t *z, ngx_tracker_limit_ref_t *ref, uint64_t now,
+    ngx_uint_t create);
 static void ngx_tracker_limit_undo(ngx_http_request_t *r,
     ngx_tracker_limit_rule_t *rules, ngx_uint_t n, uint64_t now);
 static uint64_t ngx_tracker_limit_gcra(ngx_tracker_limit_node_t *ln,
     ngx_tracker_limit_rule_t *rule, uint64_t now, ngx_uint_t mode);
 static ngx_uint_t ngx_tracker_limit_offence(ngx_tracker_limit_zone_t *z,
     ngx_tracker_limit_addr_t *a, uint64_t now);
-static ngx_tracker_limit_node_t *ngx_tracker_limit_ban_find(
-    ngx_tracker_limit_zone_t *z, ngx_tracker_limit_addr_t *a, uint64_t now);
+static uint64_t ngx_tracker_limit_banned(ngx_tracker_limit_zone_t *z,
+    ngx_tracker_limit_addr_t *a, uint64_t now, ngx_uint_t *kind);
 static ngx_int_t ngx_tracker_limit_ban_replace_zone(
     ngx_tracker_limit_zone_t *z, ngx_uint_t source, ngx_tracker_ban_t *bans,
     ngx_uint_t n, ngx_log_t *log);
@@ -285,8 +310,9 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
     ngx_int_t                      hashed;
     ngx_uint_t                     i, j, kind, slot, banned;
     ngx_time_t                    *tp;
+    ngx_tracker_limit_ref_t        ref;
     ngx_tracker_limit_addr_t       a;
-    ngx_tracker_limit_node_t      *ln, *bn;
+    ngx_tracker_limit_node_t      *ln;
     ngx_tracker_limit_rule_t      *rules, *rule;
     ngx_tracker_limit_zone_t      *z;
     ngx_tracker_limit_bucket_t    *b;
@@ -316,11 +342,6 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
         rule = &rules[i];
         z = rule->shm_zone->data;
 
-        hashed = ngx_tracker_limit_key(r, rule, &key, md5);
-        if (hashed == NGX_ERROR) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
         /* a zone's bans are checked by its first rule */
         for (j = 0; j < i; j++) {
             if (rules[j].shm_zone == rule->shm_zone) {
@@ -328,23 +349,10 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
             }
         }
 
-        slot = z->slots[rule->bucket];
-        b = &z->sh->buckets[slot];
-        wait = 0;
-        banned = 0;
-        kind = NGX_TRACKER_REFUSE_LIMIT;
+        if (j == i && z->sh->nbans_all) {
+            wait = ngx_tracker_limit_banned(z, &a, now, &kind);
 
-        ngx_shmtx_lock(&z->shpool->mutex);
-
-        if (j == i) {
-            bn = ngx_tracker_limit_ban_find(z, &a, now);
-
-            if (bn) {
-                kind = bn->time ? NGX_TRACKER_REFUSE_BAN
-                                : NGX_TRACKER_REFUSE_FOREVER;
-                wait = bn->time ? bn->time * 1000 - now : 0;
-                ngx_shmtx_unlock(&z->shpool->mutex);
-
+            if (kind != NGX_TRACKER_REFUSE_LIMIT) {
                 (void) ngx_atomic_fetch_add(&z->sh->banned, 1);
                 ngx_tracker_limit_undo(r, rules, i, now);
 
@@ -352,13 +360,25 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
             }
         }
 
+        hashed = ngx_tracker_limit_key(r, rule, &key, md5);
+        if (hashed == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         if (key.len == 0) {
             /* no key (e.g. no passkey in this request): not limited */
-            ngx_shmtx_unlock(&z->shpool->mutex);
             continue;
         }
 
-        ln = ngx_tracker_limit_node(z, slot, &key, hashed, now, 1);
+        slot = z->slots[rule->bucket];
+        b = &z->sh->buckets[slot];
+        wait = 0;
+
+        ngx_tracker_limit_ref(z, slot, &key, hashed, &ref);
+
+        ngx_shmtx_lock(&ref.shard->mutex);
+
+        ln = ngx_tracker_limit_node(z, &ref, now, 1);
 
         if (ln) {
             wait = ngx_tracker_limit_gcra(ln, rule, now,
@@ -367,17 +387,7 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
                                           : NGX_TRACKER_GCRA_REQUEST);
         }
 
-        if (wait) {
-            /* ln may be evicted from here on */
-            banned = ngx_tracker_limit_offence(z, &a, now);
-
-            if (banned) {
-                kind = NGX_TRACKER_REFUSE_BAN;
-                wait = (uint64_t) z->ban_time * 1000;
-            }
-        }
-
-        ngx_shmtx_unlock(&z->shpool->mutex);
+        ngx_shmtx_unlock(&ref.shard->mutex);
 
         if (wait == 0) {
             (void) ngx_atomic_fetch_add(&b->passed, 1);
@@ -386,20 +396,26 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
 
         (void) ngx_atomic_fetch_add(&b->rejected, 1);
 
-        /* a refused request consumes nothing: undo the earlier rules */
-        ngx_tracker_limit_undo(r, rules, i, now);
-
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "tracker limit: bucket \"%*s\" refused, wait %uLus",
-                       b->len, b->name, wait);
+        kind = NGX_TRACKER_REFUSE_LIMIT;
+        banned = ngx_tracker_limit_offence(z, &a, now);
 
         if (banned) {
+            kind = NGX_TRACKER_REFUSE_BAN;
+            wait = (uint64_t) z->ban_time * 1000;
+
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "tracker limit: client %V banned for %M ms "
                           "after %ui refused requests",
                           &r->connection->addr_text, z->ban_time,
                           z->ban_after);
         }
+
+        /* a refused request consumes nothing: undo the earlier rules */
+        ngx_tracker_limit_undo(r, rules, i, now);
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "tracker limit: bucket \"%*s\" refused, wait %uLus",
+                       b->len, b->name, wait);
 
         return ngx_tracker_limit_refuse(r, kind, wait);
     }
@@ -415,8 +431,9 @@ ngx_tracker_limit_penalize(ngx_http_request_t *r)
     uint64_t                       now;
     ngx_str_t                      key;
     ngx_int_t                      hashed;
-    ngx_uint_t                     i, charged, banned;
+    ngx_uint_t                     i, charged;
     ngx_time_t                    *tp;
+    ngx_tracker_limit_ref_t        ref;
     ngx_tracker_limit_addr_t       a;
     ngx_tracker_limit_node_t      *ln;
     ngx_tracker_limit_rule_t      *rules, *rule;
@@ -455,16 +472,17 @@ ngx_tracker_limit_penalize(ngx_http_request_t *r)
             continue;
         }
 
-        ngx_shmtx_lock(&z->shpool->mutex);
+        ngx_tracker_limit_ref(z, z->slots[rule->bucket], &key, hashed, &ref);
 
-        ln = ngx_tracker_limit_node(z, z->slots[rule->bucket], &key, hashed,
-                                    now, 1);
+        ngx_shmtx_lock(&ref.shard->mutex);
+
+        ln = ngx_tracker_limit_node(z, &ref, now, 1);
         if (ln) {
             (void) ngx_tracker_limit_gcra(ln, rule, now,
                                           NGX_TRACKER_GCRA_CHARGE);
         }
 
-        ngx_shmtx_unlock(&z->shpool->mutex);
+        ngx_shmtx_unlock(&ref.shard->mutex);
 
         (void) ngx_atomic_fetch_add(&z->sh->penalties, 1);
         charged = 1;
@@ -477,13 +495,9 @@ ngx_tracker_limit_penalize(ngx_http_request_t *r)
     /* no failure bucket here: the failure is an offence of the address */
     z = rules[0].shm_zone->data;
 
-    ngx_shmtx_lock(&z->shpool->mutex);
-    banned = ngx_tracker_limit_offence(z, &a, now);
-    ngx_shmtx_unlock(&z->shpool->mutex);
-
     (void) ngx_atomic_fetch_add(&z->sh->penalties, 1);
 
-    if (banned) {
+    if (ngx_tracker_limit_offence(z, &a, now)) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "tracker limit: client %V banned for %M ms after %ui "
                       "failed requests", &r->connection->addr_text,
@@ -505,7 +519,8 @@ ngx_tracker_limit_undo(ngx_http_request_t *r, ngx_tracker_limit_rule_t *rules,
     u_char                     md5[16];
     ngx_int_t                  hashed;
     ngx_str_t                  key;
-    ngx_uint_t                 i;
+    ngx_uint_t                 i, slot;
+    ngx_tracker_limit_ref_t    ref;
     ngx_tracker_limit_zone_t  *z;
     ngx_tracker_limit_node_t  *ln;
 
@@ -521,20 +536,22 @@ ngx_tracker_limit_undo(ngx_http_request_t *r, ngx_tracker_limit_rule_t *rules,
         }
 
         z = rules[i].shm_zone->data;
+        slot = z->slots[rules[i].bucket];
 
-        ngx_shmtx_lock(&z->shpool->mutex);
+        ngx_tracker_limit_ref(z, slot, &key, hashed, &ref);
 
-        ln = ngx_tracker_limit_node(z, z->slots[rules[i].bucket], &key,
-                                    hashed, now, 0);
+        ngx_shmtx_lock(&ref.shard->mutex);
+
+        ln = ngx_tracker_limit_node(z, &ref, now, 0);
 
         if (ln && ln->time >= rules[i].interval) {
             ln->time -= rules[i].interval;
         }
 
-        ngx_shmtx_unlock(&z->shpool->mutex);
+        ngx_shmtx_unlock(&ref.shard->mutex);
 
-        (void) ngx_atomic_fetch_add(&z->sh->buckets[z->slots[rules[i].bucket]]
-                                    .passed, (ngx_atomic_int_t) -1);
+        (void) ngx_atomic_fetch_add(&z->sh->buckets[slot].passed,
+                                    (ngx_atomic_int_t) -1);
     }
 }
 
@@ -829,72 +846,72 @@ ngx_tracker_limit_find(ngx_rbtree_t *tree, uint32_t hash, u_char *key,
 }
 
 
+/* the record's key and shard, computed before any lock is taken */
 static void
-ngx_tracker_limit_node_free(ngx_tracker_limit_zone_t *z,
-    ngx_tracker_limit_node_t *ln)
+ngx_tracker_limit_ref(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
+    ngx_str_t *key, ngx_uint_t hashed, ngx_tracker_limit_ref_t *ref)
 {
-    ngx_queue_remove(&ln->queue);
-    ngx_rbtree_delete(&z->sh->rbtree, ngx_tracker_limit_rbnode(ln));
+    ref->key[0] = (u_char) slot;
+    ref->key[1] = (u_char) hashed;
+    ngx_memcpy(&ref->key[2], key->data, key->len);
+    ref->len = 2 + key->len;
 
-    if (ln->key[0] == NGX_TRACKER_LIMIT_OFFENCES) {
-        z->sh->offenders--;
-
-    } else {
-        z->sh->buckets[ln->key[0]].keys--;
-    }
-
-    ngx_slab_free_locked(z->shpool, ngx_tracker_limit_rbnode(ln));
+    ref->hash = ngx_crc32_short(ref->key, ref->len);
+    ref->shard = &z->sh->shards[(ref->hash >> 24) % NGX_TRACKER_LIMIT_SHARDS];
 }
 
 
-/*
- * Slab memory for a key or a ban; a full zone gives up its least recently
- * used keys.  Called with the zone locked.
- */
-static ngx_tracker_limit_node_t *
-ngx_tracker_limit_alloc(ngx_tracker_limit_zone_t *z, size_t len,
+static void
+ngx_tracker_limit_node_free(ngx_tracker_limit_zone_t *z,
+    ngx_tracker_limit_shard_t *shard, ngx_tracker_limit_node_t *ln)
+{
+    ngx_atomic_t  *count;
+
+    ngx_queue_remove(&ln->queue);
+    ngx_rbtree_delete(&shard->rbtree, ngx_tracker_limit_rbnode(ln));
+
+    count = (ln->key[0] == NGX_TRACKER_LIMIT_OFFENCES)
+            ? &z->sh->offenders : &z->sh->buckets[ln->key[0]].keys;
+
+    (void) ngx_atomic_fetch_add(count, (ngx_atomic_int_t) -1);
+
+    ngx_slab_free(z->shpool, ngx_tracker_limit_rbnode(ln));
+}
+
+
+/* frees up to n least recently used keys of a locked shard */
+static ngx_uint_t
+ngx_tracker_limit_evict(ngx_tracker_limit_zone_t *z,
+    ngx_tracker_limit_shard_t *shard, ngx_uint_t n, ngx_uint_t only_stale,
     uint64_t now)
 {
     ngx_uint_t                 i;
     ngx_queue_t               *q;
-    ngx_rbtree_node_t         *node;
     ngx_tracker_limit_node_t  *ln;
 
-    /* keys that carry no state any more go first, two at a time */
-    for (i = 0; i < 2 && !ngx_queue_empty(&z->sh->lru); i++) {
-        q = ngx_queue_last(&z->sh->lru);
+    for (i = 0; i < n && !ngx_queue_empty(&shard->lru); i++) {
+        q = ngx_queue_last(&shard->lru);
         ln = ngx_queue_data(q, ngx_tracker_limit_node_t, queue);
 
         if (!ngx_tracker_limit_stale(z, ln, now)) {
-            break;
+            if (only_stale) {
+                break;
+            }
+
+            (void) ngx_atomic_fetch_add(&z->sh->evicted, 1);
         }
 
-        ngx_tracker_limit_node_free(z, ln);
+        ngx_tracker_limit_node_free(z, shard, ln);
     }
 
-    node = ngx_slab_alloc_locked(z->shpool, NGX_TRACKER_LIMIT_NODE_SIZE(len));
+    return i;
+}
 
-    for (i = 0; node == NULL && i < NGX_TRACKER_LIMIT_EVICT; i++) {
-        if (ngx_queue_empty(&z->sh->lru)) {
-            return NULL;
-        }
 
-        q = ngx_queue_last(&z->sh->lru);
-        ln = ngx_queue_data(q, ngx_tracker_limit_node_t, queue);
-
-        if (!ngx_tracker_limit_stale(z, ln, now)) {
-            z->sh->evicted++;
-        }
-
-        ngx_tracker_limit_node_free(z, ln);
-
-        node = ngx_slab_alloc_locked(z->shpool,
-                                     NGX_TRACKER_LIMIT_NODE_SIZE(len));
-    }
-
-    if (node == NULL) {
-        return NULL;
-    }
+static ngx_tracker_limit_node_t *
+ngx_tracker_limit_init_node(ngx_rbtree_node_t *node, size_t len)
+{
+    ngx_tracker_limit_node_t  *ln;
 
     ln = (ngx_tracker_limit_node_t *) &node->color;
     ln->len = (u_char) len;
@@ -906,29 +923,82 @@ ngx_tracker_limit_alloc(ngx_tracker_limit_zone_t *z, size_t len,
 }
 
 
-/* finds or creates the key's record; called with the zone locked */
+/*
+ * Memory for a key in a locked shard: keys that carry no state any more go
+ * first (two at a time), then, in a full zone, the shard's least recently
+ * used ones.
+ */
 static ngx_tracker_limit_node_t *
-ngx_tracker_limit_node(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
-    ngx_str_t *key, ngx_uint_t hashed, uint64_t now, ngx_uint_t create)
+ngx_tracker_limit_alloc(ngx_tracker_limit_zone_t *z,
+    ngx_tracker_limit_shard_t *shard, size_t len, uint64_t now)
 {
-    u_char                     k[2 + NGX_TRACKER_LIMIT_KEY_MAX];
-    size_t                     len;
-    uint32_t                   hash;
-    ngx_rbtree_node_t         *node;
-    ngx_tracker_limit_node_t  *ln;
+    ngx_rbtree_node_t  *node;
 
-    k[0] = (u_char) slot;
-    k[1] = (u_char) hashed;
-    ngx_memcpy(&k[2], key->data, key->len);
-    len = 2 + key->len;
+    (void) ngx_tracker_limit_evict(z, shard, 2, 1, now);
 
-    hash = ngx_crc32_short(k, len);
+    for ( ;; ) {
+        node = ngx_slab_alloc(z->shpool, NGX_TRACKER_LIMIT_NODE_SIZE(len));
 
-    ln = ngx_tracker_limit_find(&z->sh->rbtree, hash, k, len);
+        if (node) {
+            return ngx_tracker_limit_init_node(node, len);
+        }
+
+        if (ngx_tracker_limit_evict(z, shard, NGX_TRACKER_LIMIT_EVICT, 0, now)
+            == 0)
+        {
+            return NULL;
+        }
+    }
+}
+
+
+/* memory for a ban, the ban lock held; may evict keys of any shard */
+static ngx_tracker_limit_node_t *
+ngx_tracker_limit_ban_alloc(ngx_tracker_limit_zone_t *z, uint64_t now)
+{
+    ngx_uint_t                  i;
+    ngx_rbtree_node_t          *node;
+    ngx_tracker_limit_shard_t  *shard;
+
+    for (i = 0; ; i++) {
+        node = ngx_slab_alloc(z->shpool, NGX_TRACKER_LIMIT_NODE_SIZE(18));
+
+        if (node) {
+            return ngx_tracker_limit_init_node(node, 18);
+        }
+
+        if (i == NGX_TRACKER_LIMIT_SHARDS * 4) {
+            return NULL;
+        }
+
+        shard = &z->sh->shards[i % NGX_TRACKER_LIMIT_SHARDS];
+
+        ngx_shmtx_lock(&shard->mutex);
+        (void) ngx_tracker_limit_evict(z, shard, NGX_TRACKER_LIMIT_EVICT, 0,
+                                       now);
+        ngx_shmtx_unlock(&shard->mutex);
+    }
+}
+
+
+/* finds (or creates) the record of ref; its shard is locked */
+static ngx_tracker_limit_node_t *
+ngx_tracker_limit_node(ngx_tracker_limit_zone_t *z,
+    ngx_tracker_limit_ref_t *ref, uint64_t now, ngx_uint_t create)
+{
+    ngx_atomic_t               *count;
+    ngx_rbtree_node_t          *node;
+    ngx_tracker_limit_node_t   *ln;
+    ngx_tracker_limit_shard_t  *shard;
+
+    shard = ref->shard;
+
+    ln = ngx_tracker_limit_find(&shard->rbtree, ref->hash, ref->key,
+                                ref->len);
 
     if (ln) {
         ngx_queue_remove(&ln->queue);
-        ngx_queue_insert_head(&z->sh->lru, &ln->queue);
+        ngx_queue_insert_head(&shard->lru, &ln->queue);
         return ln;
     }
 
@@ -936,7 +1006,7 @@ ngx_tracker_limit_node(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
         return NULL;
     }
 
-    ln = ngx_tracker_limit_alloc(z, len, now);
+    ln = ngx_tracker_limit_alloc(z, shard, ref->len, now);
     if (ln == NULL) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "tracker limit zone \"%V\" cannot hold a key: "
@@ -944,20 +1014,18 @@ ngx_tracker_limit_node(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
         return NULL;
     }
 
-    ngx_memcpy(ln->key, k, len);
+    ngx_memcpy(ln->key, ref->key, ref->len);
 
     node = ngx_tracker_limit_rbnode(ln);
-    node->key = hash;
+    node->key = ref->hash;
 
-    ngx_rbtree_insert(&z->sh->rbtree, node);
-    ngx_queue_insert_head(&z->sh->lru, &ln->queue);
+    ngx_rbtree_insert(&shard->rbtree, node);
+    ngx_queue_insert_head(&shard->lru, &ln->queue);
 
-    if (slot == NGX_TRACKER_LIMIT_OFFENCES) {
-        z->sh->offenders++;
+    count = (ref->key[0] == NGX_TRACKER_LIMIT_OFFENCES)
+            ? &z->sh->offenders : &z->sh->buckets[ref->key[0]].keys;
 
-    } else {
-        z->sh->buckets[slot].keys++;
-    }
+    (void) ngx_atomic_fetch_add(count, 1);
 
     return ln;
 }
@@ -1010,6 +1078,7 @@ ngx_tracker_limit_ban_key(u_char *k, ngx_uint_t family, ngx_uint_t prefix,
 }
 
 
+/* the ban lock is held by the callers of insert and delete */
 static void
 ngx_tracker_limit_ban_insert(ngx_tracker_limit_zone_t *z,
     ngx_tracker_limit_node_t *bn)
@@ -1039,20 +1108,22 @@ ngx_tracker_limit_ban_delete(ngx_tracker_limit_zone_t *z,
     z->sh->nbans[bn->source]--;
     z->sh->nbans_all--;
 
-    ngx_slab_free_locked(z->shpool, ngx_tracker_limit_rbnode(bn));
+    ngx_slab_free(z->shpool, ngx_tracker_limit_rbnode(bn));
 }
 
 
 /*
  * One refused request (or failed authentication) of the address; the
  * ban_after-th within ban_window bans it for ban_time.  Returns 1 when it
- * did.  Called with the zone locked.
+ * did.  Takes the locks it needs.
  */
 static ngx_uint_t
 ngx_tracker_limit_offence(ngx_tracker_limit_zone_t *z,
     ngx_tracker_limit_addr_t *a, uint64_t now)
 {
     ngx_str_t                  key;
+    ngx_uint_t                 ban;
+    ngx_tracker_limit_ref_t    ref;
     ngx_tracker_limit_node_t  *ln, *bn;
 
     if (z->ban_after == 0 || a->family > 1) {
@@ -1062,57 +1133,83 @@ ngx_tracker_limit_offence(ngx_tracker_limit_zone_t *z,
     key.data = a->addr;
     key.len = a->family ? 16 : 4;
 
-    ln = ngx_tracker_limit_node(z, NGX_TRACKER_LIMIT_OFFENCES, &key, 0, now,
-                                1);
-    if (ln == NULL) {
+    ngx_tracker_limit_ref(z, NGX_TRACKER_LIMIT_OFFENCES, &key, 0, &ref);
+
+    ban = 0;
+
+    ngx_shmtx_lock(&ref.shard->mutex);
+
+    ln = ngx_tracker_limit_node(z, &ref, now, 1);
+
+    if (ln) {
+        if (ln->count == 0 || ngx_tracker_limit_stale(z, ln, now)) {
+            ln->time = now;
+            ln->count = 0;
+        }
+
+        if (++ln->count >= z->ban_after) {
+            ln->count = 0;
+            ban = 1;
+        }
+    }
+
+    ngx_shmtx_unlock(&ref.shard->mutex);
+
+    if (!ban) {
         return 0;
     }
 
-    if (ln->count == 0 || ngx_tracker_limit_stale(z, ln, now)) {
-        ln->time = now;
-        ln->count = 0;
+    ngx_shmtx_lock(&z->sh->ban_mutex);
+
+    bn = ngx_tracker_limit_ban_alloc(z, now);
+
+    if (bn) {
+        ngx_tracker_limit_ban_key(bn->key, a->family, key.len * 8, a->addr);
+        bn->source = NGX_TRACKER_BAN_TEMPORARY;
+        bn->time = now / 1000 + z->ban_time;
+
+        ngx_tracker_limit_ban_insert(z, bn);
     }
 
-    if (++ln->count < z->ban_after) {
-        return 0;
-    }
+    ngx_shmtx_unlock(&z->sh->ban_mutex);
 
-    ln->count = 0;
-
-    /* ln may be evicted by this allocation */
-    bn = ngx_tracker_limit_alloc(z, 18, now);
     if (bn == NULL) {
         return 0;
     }
 
-    ngx_tracker_limit_ban_key(bn->key, a->family, key.len * 8, a->addr);
-    bn->source = NGX_TRACKER_BAN_TEMPORARY;
-    bn->time = now / 1000 + z->ban_time;
-
-    ngx_tracker_limit_ban_insert(z, bn);
-    z->sh->bans_issued++;
+    (void) ngx_atomic_fetch_add(&z->sh->bans_issued, 1);
 
     return 1;
 }
 
 
 /*
- * A ban covering the address, trying only the prefix lengths in use,
- * permanent ones first; expired ones met on the way are dropped.  Zone
- * locked.
+ * Whether a ban covers the address: NGX_TRACKER_REFUSE_LIMIT in *kind when
+ * none does, else the kind of ban and the wait it imposes.  Only the
+ * prefix lengths in use are tried, a permanent ban wins; expired ones met
+ * on the way are dropped.
  */
-static ngx_tracker_limit_node_t *
-ngx_tracker_limit_ban_find(ngx_tracker_limit_zone_t *z,
-    ngx_tracker_limit_addr_t *a, uint64_t now)
+static uint64_t
+ngx_tracker_limit_banned(ngx_tracker_limit_zone_t *z,
+    ngx_tracker_limit_addr_t *a, uint64_t now, ngx_uint_t *kind)
 {
     u_char                     k[18];
-    uint64_t                   ms;
+    uint64_t                   ms, until;
     ngx_int_t                  prefix;
     ngx_uint_t                 i;
     ngx_queue_t               *q;
-    ngx_tracker_limit_node_t  *bn, *best;
+    ngx_tracker_limit_node_t  *bn;
+
+    *kind = NGX_TRACKER_REFUSE_LIMIT;
+
+    if (a->family > 1) {
+        return 0;
+    }
 
     ms = now / 1000;
+    until = 0;
+
+    ngx_shmtx_lock(&z->sh->ban_mutex);
 
     /* expired temporary bans leave from the front, two at a time */
     q = &z->sh->ban_lists[NGX_TRACKER_BAN_TEMPORARY];
@@ -1127,12 +1224,6 @@ ngx_tracker_limit_ban_find(ngx_tracker_limit_zone_t *z,
 
         ngx_tracker_limit_ban_delete(z, bn);
     }
-
-    if (z->sh->nbans_all == 0 || a->family > 1) {
-        return NULL;
-    }
-
-    best = NULL;
 
     for (prefix = a->family ? 128 : 32; prefix >= 0; prefix--) {
 
@@ -1154,15 +1245,17 @@ ngx_tracker_limit_ban_find(ngx_tracker_limit_zone_t *z,
         }
 
         if (bn->time == 0) {
-            return bn;
+            *kind = NGX_TRACKER_REFUSE_FOREVER;
+            break;
         }
 
-        if (best == NULL || bn->time > best->time) {
-            best = bn;
-        }
+        *kind = NGX_TRACKER_REFUSE_BAN;
+        until = ngx_max(until, bn->time);
     }
 
-    return best;
+    ngx_shmtx_unlock(&z->sh->ban_mutex);
+
+    return (*kind == NGX_TRACKER_REFUSE_BAN) ? until * 1000 - now : 0;
 }
 
 
@@ -1185,10 +1278,10 @@ ngx_tracker_limit_ban_replace_zone(ngx_tracker_limit_zone_t *z,
 
     ngx_queue_init(&fresh);
 
-    ngx_shmtx_lock(&z->shpool->mutex);
+    ngx_shmtx_lock(&z->sh->ban_mutex);
 
     for (i = 0; i < n; i++) {
-        bn = ngx_tracker_limit_alloc(z, 18, now);
+        bn = ngx_tracker_limit_ban_alloc(z, now);
         if (bn == NULL) {
             goto failed;
         }
@@ -1217,7 +1310,7 @@ ngx_tracker_limit_ban_replace_zone(ngx_tracker_limit_zone_t *z,
                                                 queue));
     }
 
-    ngx_shmtx_unlock(&z->shpool->mutex);
+    ngx_shmtx_unlock(&z->sh->ban_mutex);
 
     return NGX_OK;
 
@@ -1227,10 +1320,10 @@ failed:
         q = ngx_queue_head(&fresh);
         ngx_queue_remove(q);
         bn = ngx_queue_data(q, ngx_tracker_limit_node_t, queue);
-        ngx_slab_free_locked(z->shpool, ngx_tracker_limit_rbnode(bn));
+        ngx_slab_free(z->shpool, ngx_tracker_limit_rbnode(bn));
     }
 
-    ngx_shmtx_unlock(&z->shpool->mutex);
+    ngx_shmtx_unlock(&z->sh->ban_mutex);
 
     ngx_log_error(NGX_LOG_ERR, log, 0,
                   "tracker limit zone \"%V\" is too small for %ui %V bans: "
@@ -1557,6 +1650,7 @@ ngx_tracker_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_tracker_ban_t          *bans;
     ngx_tracker_limit_sh_t     *sh;
     ngx_tracker_limit_zone_t   *z;
+    ngx_tracker_limit_shard_t  *shard;
     ngx_tracker_limit_bucket_t *b;
 
     z = shm_zone->data;
@@ -1584,11 +1678,24 @@ ngx_tracker_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     z->sh = sh;
     shpool->data = sh;
 
-    ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
-                    ngx_tracker_limit_insert_value);
+    for (i = 0; i < NGX_TRACKER_LIMIT_SHARDS; i++) {
+        shard = &sh->shards[i];
+
+        if (ngx_shmtx_create(&shard->mutex, &shard->lock, NULL) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_rbtree_init(&shard->rbtree, &shard->sentinel,
+                        ngx_tracker_limit_insert_value);
+        ngx_queue_init(&shard->lru);
+    }
+
+    if (ngx_shmtx_create(&sh->ban_mutex, &sh->ban_lock, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_rbtree_init(&sh->bans, &sh->ban_sentinel,
                     ngx_tracker_limit_insert_value);
-    ngx_queue_init(&sh->lru);
 
     for (i = 0; i < NGX_TRACKER_BAN_SOURCES; i++) {
         ngx_queue_init(&sh->ban_lists[i]);
