@@ -48,31 +48,37 @@
 
 
 /*
- * One record type for limiter keys, offence counters and bans, so that
- * both trees share the lookup and insert code.  key[] is compared whole:
+ * One record type for limiter keys, offence counters and bans, kept in
+ * chained hash tables (one per shard, one for bans): a lookup costs one
+ * or two cache misses where a tree walk costs a dozen.  key[] is compared
+ * whole:
  *     limiter key:  slot, hashed, the key's bytes (or their MD5)
  *     ban:          family (0 IPv4, 1 IPv6), prefix, address (16, masked)
  */
-typedef struct {
-    u_char                        color;
-    u_char                        len;         /* of key[] */
-    u_char                        source;      /* bans */
-    u_char                        spare;
-    uint32_t                      count;       /* offences in the window */
+typedef struct ngx_tracker_limit_node_s  ngx_tracker_limit_node_t;
+
+struct ngx_tracker_limit_node_s {
+    ngx_tracker_limit_node_t     *next;        /* hash chain */
     ngx_queue_t                   queue;       /* LRU; a ban source's list */
     uint64_t                      time;        /* TAT or offence window
                                                   start (us); ban expiry
                                                   (ms, 0: never) */
+    uint32_t                      hash;
+    uint32_t                      count;       /* offences in the window */
+    uint32_t                      used;        /* last LRU move (seconds) */
+    u_char                        len;         /* of key[] */
+    u_char                        source;      /* bans */
     u_char                        key[2 + NGX_TRACKER_LIMIT_KEY_MAX];
-} ngx_tracker_limit_node_t;
+};
 
 #define NGX_TRACKER_LIMIT_NODE_SIZE(len)                                      \
-    (offsetof(ngx_rbtree_node_t, color)                                       \
-     + offsetof(ngx_tracker_limit_node_t, key) + (len))
+    (offsetof(ngx_tracker_limit_node_t, key) + (len))
 
-#define ngx_tracker_limit_rbnode(ln)                                          \
-    ((ngx_rbtree_node_t *) ((u_char *) (ln)                                   \
-                            - offsetof(ngx_rbtree_node_t, color)))
+
+typedef struct {
+    ngx_tracker_limit_node_t    **buckets;
+    ngx_uint_t                    mask;
+} ngx_tracker_limit_table_t;
 
 
 typedef struct {
@@ -84,12 +90,11 @@ typedef struct {
 } ngx_tracker_limit_bucket_t;
 
 
-/* keys are spread over shards by hash: one lock, tree and LRU each */
+/* keys are spread over shards by hash: one lock, table and LRU each */
 typedef struct {
     ngx_shmtx_sh_t                lock;
     ngx_shmtx_t                   mutex;
-    ngx_rbtree_t                  rbtree;
-    ngx_rbtree_node_t             sentinel;
+    ngx_tracker_limit_table_t     table;
     ngx_queue_t                   lru;
     /* keeps two shards' locks off one cache line */
     u_char                        pad[64];
@@ -100,8 +105,7 @@ typedef struct {
     ngx_tracker_limit_shard_t     shards[NGX_TRACKER_LIMIT_SHARDS];
     ngx_shmtx_sh_t                ban_lock;
     ngx_shmtx_t                   ban_mutex;
-    ngx_rbtree_t                  bans;
-    ngx_rbtree_node_t             ban_sentinel;
+    ngx_tracker_limit_table_t     bans;
     ngx_queue_t                   ban_lists[NGX_TRACKER_BAN_SOURCES];
     ngx_atomic_t                  nbans[NGX_TRACKER_BAN_SOURCES];
     /* read without the lock: no bans, no lookup */
@@ -769,80 +773,48 @@ ngx_tracker_limit_stale(ngx_tracker_limit_zone_t *z,
 }
 
 
-static ngx_int_t
-ngx_tracker_limit_cmp(u_char *key, size_t len, ngx_tracker_limit_node_t *ln)
-{
-    return ngx_memn2cmp(key, ln->key, len, (size_t) ln->len);
-}
-
-
-/* equal hashes are ordered by the whole key, so lookups stay exact */
-static void
-ngx_tracker_limit_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t         **p;
-    ngx_tracker_limit_node_t   *ln;
-
-    ln = (ngx_tracker_limit_node_t *) &node->color;
-
-    for ( ;; ) {
-
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        } else {
-            p = (ngx_tracker_limit_cmp(ln->key, ln->len,
-                                       (ngx_tracker_limit_node_t *)
-                                           &temp->color) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
 static ngx_tracker_limit_node_t *
-ngx_tracker_limit_find(ngx_rbtree_t *tree, uint32_t hash, u_char *key,
-    size_t len)
+ngx_tracker_limit_find(ngx_tracker_limit_table_t *t, uint32_t hash,
+    u_char *key, size_t len)
 {
-    ngx_int_t                  rc;
-    ngx_rbtree_node_t         *node, *sentinel;
     ngx_tracker_limit_node_t  *ln;
 
-    node = tree->root;
-    sentinel = tree->sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        ln = (ngx_tracker_limit_node_t *) &node->color;
-
-        rc = ngx_tracker_limit_cmp(key, len, ln);
-
-        if (rc == 0) {
+    for (ln = t->buckets[hash & t->mask]; ln; ln = ln->next) {
+        if (ln->hash == hash && ln->len == len
+            && ngx_memcmp(ln->key, key, len) == 0)
+        {
             return ln;
         }
-
-        node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
+}
+
+
+static void
+ngx_tracker_limit_link(ngx_tracker_limit_table_t *t,
+    ngx_tracker_limit_node_t *ln)
+{
+    ngx_tracker_limit_node_t  **p;
+
+    p = &t->buckets[ln->hash & t->mask];
+    ln->next = *p;
+    *p = ln;
+}
+
+
+static void
+ngx_tracker_limit_unlink(ngx_tracker_limit_table_t *t,
+    ngx_tracker_limit_node_t *ln)
+{
+    ngx_tracker_limit_node_t  **p;
+
+    for (p = &t->buckets[ln->hash & t->mask]; *p; p = &(*p)->next) {
+        if (*p == ln) {
+            *p = ln->next;
+            return;
+        }
+    }
 }
 
 
@@ -856,7 +828,8 @@ ngx_tracker_limit_ref(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
     ngx_memcpy(&ref->key[2], key->data, key->len);
     ref->len = 2 + key->len;
 
-    ref->hash = ngx_crc32_short(ref->key, ref->len);
+    ref->hash = ngx_murmur_hash2(ref->key, ref->len);
+    /* top bits pick the shard, low bits the bucket */
     ref->shard = &z->sh->shards[(ref->hash >> 24) % NGX_TRACKER_LIMIT_SHARDS];
 }
 
@@ -868,22 +841,21 @@ ngx_tracker_limit_node_free(ngx_tracker_limit_zone_t *z,
     ngx_atomic_t  *count;
 
     ngx_queue_remove(&ln->queue);
-    ngx_rbtree_delete(&shard->rbtree, ngx_tracker_limit_rbnode(ln));
+    ngx_tracker_limit_unlink(&shard->table, ln);
 
     count = (ln->key[0] == NGX_TRACKER_LIMIT_OFFENCES)
             ? &z->sh->offenders : &z->sh->buckets[ln->key[0]].keys;
 
     (void) ngx_atomic_fetch_add(count, (ngx_atomic_int_t) -1);
 
-    ngx_slab_free(z->shpool, ngx_tracker_limit_rbnode(ln));
+    ngx_slab_free(z->shpool, ln);
 }
 
 
 /* frees up to n least recently used keys of a locked shard */
 static ngx_uint_t
 ngx_tracker_limit_evict(ngx_tracker_limit_zone_t *z,
-    ngx_tracker_limit_shard_t *shard, ngx_uint_t n, ngx_uint_t only_stale,
-    uint64_t now)
+    ngx_tracker_limit_shard_t *shard, ngx_uint_t n, uint64_t now)
 {
     ngx_uint_t                 i;
     ngx_queue_t               *q;
@@ -893,11 +865,8 @@ ngx_tracker_limit_evict(ngx_tracker_limit_zone_t *z,
         q = ngx_queue_last(&shard->lru);
         ln = ngx_queue_data(q, ngx_tracker_limit_node_t, queue);
 
+        /* only keys that still had a say count as evicted */
         if (!ngx_tracker_limit_stale(z, ln, now)) {
-            if (only_stale) {
-                break;
-            }
-
             (void) ngx_atomic_fetch_add(&z->sh->evicted, 1);
         }
 
@@ -909,14 +878,12 @@ ngx_tracker_limit_evict(ngx_tracker_limit_zone_t *z,
 
 
 static ngx_tracker_limit_node_t *
-ngx_tracker_limit_init_node(ngx_rbtree_node_t *node, size_t len)
+ngx_tracker_limit_init_node(ngx_tracker_limit_node_t *ln, size_t len)
 {
-    ngx_tracker_limit_node_t  *ln;
-
-    ln = (ngx_tracker_limit_node_t *) &node->color;
     ln->len = (u_char) len;
     ln->source = 0;
     ln->count = 0;
+    ln->used = 0;
     ln->time = 0;
 
     return ln;
@@ -924,17 +891,16 @@ ngx_tracker_limit_init_node(ngx_rbtree_node_t *node, size_t len)
 
 
 /*
- * Memory for a key in a locked shard: keys that carry no state any more go
- * first (two at a time), then, in a full zone, the shard's least recently
- * used ones.
+ * Memory for a key in a locked shard.  Keys whose state has run out stay
+ * until the memory is needed (a returning client then finds its record
+ * instead of allocating one); a full zone frees the shard's least recently
+ * used keys.
  */
 static ngx_tracker_limit_node_t *
 ngx_tracker_limit_alloc(ngx_tracker_limit_zone_t *z,
     ngx_tracker_limit_shard_t *shard, size_t len, uint64_t now)
 {
-    ngx_rbtree_node_t  *node;
-
-    (void) ngx_tracker_limit_evict(z, shard, 2, 1, now);
+    ngx_tracker_limit_node_t  *node;
 
     for ( ;; ) {
         node = ngx_slab_alloc(z->shpool, NGX_TRACKER_LIMIT_NODE_SIZE(len));
@@ -943,7 +909,7 @@ ngx_tracker_limit_alloc(ngx_tracker_limit_zone_t *z,
             return ngx_tracker_limit_init_node(node, len);
         }
 
-        if (ngx_tracker_limit_evict(z, shard, NGX_TRACKER_LIMIT_EVICT, 0, now)
+        if (ngx_tracker_limit_evict(z, shard, NGX_TRACKER_LIMIT_EVICT, now)
             == 0)
         {
             return NULL;
@@ -957,7 +923,7 @@ static ngx_tracker_limit_node_t *
 ngx_tracker_limit_ban_alloc(ngx_tracker_limit_zone_t *z, uint64_t now)
 {
     ngx_uint_t                  i;
-    ngx_rbtree_node_t          *node;
+    ngx_tracker_limit_node_t   *node;
     ngx_tracker_limit_shard_t  *shard;
 
     for (i = 0; ; i++) {
@@ -974,7 +940,7 @@ ngx_tracker_limit_ban_alloc(ngx_tracker_limit_zone_t *z, uint64_t now)
         shard = &z->sh->shards[i % NGX_TRACKER_LIMIT_SHARDS];
 
         ngx_shmtx_lock(&shard->mutex);
-        (void) ngx_tracker_limit_evict(z, shard, NGX_TRACKER_LIMIT_EVICT, 0,
+        (void) ngx_tracker_limit_evict(z, shard, NGX_TRACKER_LIMIT_EVICT,
                                        now);
         ngx_shmtx_unlock(&shard->mutex);
     }
@@ -987,18 +953,22 @@ ngx_tracker_limit_node(ngx_tracker_limit_zone_t *z,
     ngx_tracker_limit_ref_t *ref, uint64_t now, ngx_uint_t create)
 {
     ngx_atomic_t               *count;
-    ngx_rbtree_node_t          *node;
     ngx_tracker_limit_node_t   *ln;
     ngx_tracker_limit_shard_t  *shard;
 
     shard = ref->shard;
 
-    ln = ngx_tracker_limit_find(&shard->rbtree, ref->hash, ref->key,
+    ln = ngx_tracker_limit_find(&shard->table, ref->hash, ref->key,
                                 ref->len);
 
     if (ln) {
-        ngx_queue_remove(&ln->queue);
-        ngx_queue_insert_head(&shard->lru, &ln->queue);
+        /* once a second at most: a move touches two more records */
+        if (ln->used != (uint32_t) (now / 1000000)) {
+            ln->used = (uint32_t) (now / 1000000);
+            ngx_queue_remove(&ln->queue);
+            ngx_queue_insert_head(&shard->lru, &ln->queue);
+        }
+
         return ln;
     }
 
@@ -1015,11 +985,10 @@ ngx_tracker_limit_node(ngx_tracker_limit_zone_t *z,
     }
 
     ngx_memcpy(ln->key, ref->key, ref->len);
+    ln->hash = ref->hash;
+    ln->used = (uint32_t) (now / 1000000);
 
-    node = ngx_tracker_limit_rbnode(ln);
-    node->key = ref->hash;
-
-    ngx_rbtree_insert(&shard->rbtree, node);
+    ngx_tracker_limit_link(&shard->table, ln);
     ngx_queue_insert_head(&shard->lru, &ln->queue);
 
     count = (ref->key[0] == NGX_TRACKER_LIMIT_OFFENCES)
@@ -1083,12 +1052,9 @@ static void
 ngx_tracker_limit_ban_insert(ngx_tracker_limit_zone_t *z,
     ngx_tracker_limit_node_t *bn)
 {
-    ngx_rbtree_node_t  *node;
+    bn->hash = ngx_murmur_hash2(bn->key, 18);
 
-    node = ngx_tracker_limit_rbnode(bn);
-    node->key = ngx_crc32_short(bn->key, 18);
-
-    ngx_rbtree_insert(&z->sh->bans, node);
+    ngx_tracker_limit_link(&z->sh->bans, bn);
     ngx_queue_insert_tail(&z->sh->ban_lists[bn->source], &bn->queue);
 
     z->sh->prefixes[bn->key[0]][bn->key[1]]++;
@@ -1101,14 +1067,14 @@ static void
 ngx_tracker_limit_ban_delete(ngx_tracker_limit_zone_t *z,
     ngx_tracker_limit_node_t *bn)
 {
-    ngx_rbtree_delete(&z->sh->bans, ngx_tracker_limit_rbnode(bn));
+    ngx_tracker_limit_unlink(&z->sh->bans, bn);
     ngx_queue_remove(&bn->queue);
 
     z->sh->prefixes[bn->key[0]][bn->key[1]]--;
     z->sh->nbans[bn->source]--;
     z->sh->nbans_all--;
 
-    ngx_slab_free(z->shpool, ngx_tracker_limit_rbnode(bn));
+    ngx_slab_free(z->shpool, bn);
 }
 
 
@@ -1233,7 +1199,7 @@ ngx_tracker_limit_banned(ngx_tracker_limit_zone_t *z,
 
         ngx_tracker_limit_ban_key(k, a->family, prefix, a->addr);
 
-        bn = ngx_tracker_limit_find(&z->sh->bans, ngx_crc32_short(k, 18), k,
+        bn = ngx_tracker_limit_find(&z->sh->bans, ngx_murmur_hash2(k, 18), k,
                                     18);
         if (bn == NULL) {
             continue;
@@ -1320,7 +1286,7 @@ failed:
         q = ngx_queue_head(&fresh);
         ngx_queue_remove(q);
         bn = ngx_queue_data(q, ngx_tracker_limit_node_t, queue);
-        ngx_slab_free(z->shpool, ngx_tracker_limit_rbnode(bn));
+        ngx_slab_free(z->shpool, bn);
     }
 
     ngx_shmtx_unlock(&z->sh->ban_mutex);
@@ -1638,6 +1604,27 @@ ngx_tracker_limit_status(ngx_http_request_t *r, u_char *p, ngx_uint_t prom)
 }
 
 
+/* a bucket array of the power of two at or below n (at least 16) */
+static ngx_int_t
+ngx_tracker_limit_table(ngx_slab_pool_t *shpool, ngx_tracker_limit_table_t *t,
+    ngx_uint_t n)
+{
+    ngx_uint_t  size;
+
+    for (size = 16; size * 2 <= n; size *= 2) { /* void */ }
+
+    t->buckets = ngx_slab_calloc(shpool,
+                                 size * sizeof(ngx_tracker_limit_node_t *));
+    if (t->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    t->mask = size - 1;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_tracker_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
@@ -1678,6 +1665,9 @@ ngx_tracker_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     z->sh = sh;
     shpool->data = sh;
 
+    /* a chain of about two keys per bucket in a full zone */
+    n = shm_zone->shm.size / 256 / NGX_TRACKER_LIMIT_SHARDS;
+
     for (i = 0; i < NGX_TRACKER_LIMIT_SHARDS; i++) {
         shard = &sh->shards[i];
 
@@ -1685,8 +1675,10 @@ ngx_tracker_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             return NGX_ERROR;
         }
 
-        ngx_rbtree_init(&shard->rbtree, &shard->sentinel,
-                        ngx_tracker_limit_insert_value);
+        if (ngx_tracker_limit_table(shpool, &shard->table, n) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         ngx_queue_init(&shard->lru);
     }
 
@@ -1694,8 +1686,9 @@ ngx_tracker_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    ngx_rbtree_init(&sh->bans, &sh->ban_sentinel,
-                    ngx_tracker_limit_insert_value);
+    if (ngx_tracker_limit_table(shpool, &sh->bans, n) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     for (i = 0; i < NGX_TRACKER_BAN_SOURCES; i++) {
         ngx_queue_init(&sh->ban_lists[i]);
