@@ -12,9 +12,10 @@
  * moves TAT to max(TAT, now) + T.  The wait of a refused request is
  * exactly TAT - now - burst * T, which is what clients are told.
  *
- * The zone holds one red-black tree of keys with an LRU queue (a full zone
- * evicts the least recently used keys), the offence counters of client
- * addresses (same tree, slot NGX_TRACKER_LIMIT_OFFENCES) and a second tree
+ * The zone holds the keys in 16 shards (a lock, a hash table and an LRU
+ * list each: a full zone evicts a shard's least recently used keys), the
+ * offence counters of client addresses (same tables, slot
+ * NGX_TRACKER_LIMIT_OFFENCES), and one more table, under a lock of its own,
  * of banned addresses and ranges keyed by (family, prefix, masked address):
  * a lookup tries only the prefix lengths that are in use.
  */
@@ -50,7 +51,7 @@
 /*
  * One record type for limiter keys, offence counters and bans, kept in
  * chained hash tables (one per shard, one for bans): a lookup costs one
- * or two cache misses where a tree walk costs a dozen.  key[] is compared
+ * or two cache misses where a tree walk cost a dozen.  key[] is compared
  * whole:
  *     limiter key:  slot, hashed, the key's bytes (or their MD5)
  *     ban:          family (0 IPv4, 1 IPv6), prefix, address (16, masked)
