@@ -1666,8 +1666,11 @@ ngx_tracker_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     z->sh = sh;
     shpool->data = sh;
 
-    /* a chain of about two keys per bucket in a full zone */
-    n = shm_zone->shm.size / 256 / NGX_TRACKER_LIMIT_SHARDS;
+    /*
+     * Chains of about four keys in a full zone: a smaller table stays in
+     * the CPU's caches, and its miss is most of a lookup's cost.
+     */
+    n = shm_zone->shm.size / 512 / NGX_TRACKER_LIMIT_SHARDS;
 
     for (i = 0; i < NGX_TRACKER_LIMIT_SHARDS; i++) {
         shard = &sh->shards[i];

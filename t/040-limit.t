@@ -291,6 +291,40 @@ qr/,"limits":\[\{"zone":"lim","offenders":1,"evicted":0,"bans":\{"static":0,"db"
 
 
 
+=== TEST 9b: an IPv6 offender is banned by its address; others are not; rules are inherited from the server level
+--- http_config
+    tracker_swarm_zone swarm:1m;
+    tracker_limit_zone lim:1m ban_after=1 ban_time=30s;
+--- config
+    set_real_ip_from 127.0.0.1;
+    real_ip_header X-Real-IP;
+    tracker_limit zone=lim bucket=server rate=1r/m;
+    location /inherits {
+        try_files /ok.txt =404;
+    }
+    location /own {
+        tracker_limit zone=lim bucket=own key=$arg_u rate=1r/m;
+        try_files /ok.txt =404;
+    }
+--- user_files
+>>> ok.txt
+ok
+--- pipelined_requests eval
+["GET /inherits", "GET /inherits", "GET /own?u=a", "GET /own?u=b", "GET /inherits"]
+--- more_headers eval
+["X-Real-IP: 2001:db8::1", "X-Real-IP: 2001:db8::1", "X-Real-IP: 2001:db8::1", "X-Real-IP: 2001:db8::2", "X-Real-IP: 2001:db8::2"]
+--- error_code eval
+[200, 429, 429, 200, 200]
+--- response_body_like eval
+[
+qr/^ok$/,
+qr/^\{"error":true,"message":"Address banned, try again in 30 seconds\.","retry_after":30\.00\}\z/,
+qr/^\{"error":true,"message":"Address banned, try again in 30 seconds\.","retry_after":30\.00\}\z/,
+qr/^ok$/, qr/^ok$/,
+]
+
+
+
 === TEST 10: bad passkeys charge the on=failure bucket of the address; then even good requests wait
 --- http_config
     tracker_swarm_zone swarm:1m;
