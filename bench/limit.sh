@@ -7,6 +7,12 @@
 #   bench/limit.sh [seconds=10] [connections=64] [runs=3]
 #   LIMIT_KEY='$binary_remote_addr' bench/limit.sh   # one key: every request
 #                                                    # on the same record
+#   PAIRED=1 bench/limit.sh 10 64 5   # both at once, see below
+#
+# PAIRED=1: two nginx instances of one worker each, limiter off and on,
+# loaded at the same time by two harness runs (half the connections each),
+# so that whatever else the machine does hits both alike; the figure is
+# the median of the per-pair ratios.  For shared, busy machines.
 #
 # Two figures per run: requests per second (wrk), and the nginx workers'
 # CPU time per announce (utime + stime from /proc over the whole run,
@@ -51,8 +57,7 @@ announces() {
 run() { # off|on -> "rps cpu_us_per_announce"
     local line t0 t1 a0 a1
     if [ "$1" = on ]; then
-        export BENCH_HTTP_EXTRA="tracker_limit_zone lim:64m ban_after=20;"
-        export BENCH_ANNOUNCE_EXTRA="tracker_limit zone=lim bucket=announce key=$key rate=1r/m burst=1000000;"
+        limit_conf
     else
         unset BENCH_HTTP_EXTRA BENCH_ANNOUNCE_EXTRA
     fi
@@ -70,6 +75,40 @@ run() { # off|on -> "rps cpu_us_per_announce"
         'BEGIN { match(l, /rps=[0-9.]+/); printf "%s %.2f\n",
                  substr(l, RSTART + 4, RLENGTH - 4), t * 1e6 / hz / a }'
 }
+
+limit_conf() { # the limiter directives, through nginx.sh's environment
+    export BENCH_HTTP_EXTRA="tracker_limit_zone lim:64m ban_after=20;"
+    export BENCH_ANNOUNCE_EXTRA="tracker_limit zone=lim bucket=announce key=$key rate=1r/m burst=1000000;"
+}
+
+if [ "${PAIRED:-0}" = 1 ]; then
+    half=$((conns / 2)) ratios=()
+    trap '"$top/bench/nginx.sh" stop "$prefix-off" 2>/dev/null;
+          "$top/bench/nginx.sh" stop "$prefix-on" 2>/dev/null' EXIT
+    for r in $(seq "$runs"); do
+        unset BENCH_HTTP_EXTRA BENCH_ANNOUNCE_EXTRA
+        BENCH_WORKERS=1 "$top/bench/nginx.sh" start "$prefix-off" "$port" 256m
+        limit_conf
+        BENCH_WORKERS=1 "$top/bench/nginx.sh" start "$prefix-on" "$((port + 1))" 256m
+        "$harness/announce-bench.sh" "http://127.0.0.1:$port/announce" "$secs" "$half" \
+            > "$prefix-off.out" 2>&1 &
+        "$harness/announce-bench.sh" "http://127.0.0.1:$((port + 1))/announce" "$secs" "$half" \
+            > "$prefix-on.out" 2>&1
+        wait
+        off=$(sed -n 's/^RESULT rps=\([0-9.]*\).*errors=0 .*/\1/p' "$prefix-off.out")
+        on=$(sed -n 's/^RESULT rps=\([0-9.]*\).*errors=0 .*/\1/p' "$prefix-on.out")
+        [ -n "$off" ] && [ -n "$on" ] || { cat "$prefix-off.out" "$prefix-on.out" >&2; exit 1; }
+        curl -s "http://127.0.0.1:$((port + 1))/status" | grep -o '"buckets":{[^]]*' >&2
+        "$top/bench/nginx.sh" stop "$prefix-off" 2>/dev/null
+        "$top/bench/nginx.sh" stop "$prefix-on" 2>/dev/null
+        ratios+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')")
+        echo "== pair $r: off $off rps, on $on rps, on/off ${ratios[-1]}" >&2
+    done
+    printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {
+        printf "paired throughput on/off: median %.3f of %d pairs (bar 0.95)\n",
+               (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2, NR }'
+    exit 0
+fi
 
 off_rps=() on_rps=() off_cpu=() on_cpu=()
 for r in $(seq "$runs"); do
