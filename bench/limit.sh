@@ -8,6 +8,8 @@
 #   LIMIT_KEY='$binary_remote_addr' bench/limit.sh   # one key: every request
 #                                                    # on the same record
 #   PAIRED=1 bench/limit.sh 10 64 5   # both at once, see below
+#   LIMIT_HTTP_EXTRA='tracker_ban 192.0.2.0/24; tracker_ban 198.51.100.7;' \
+#       bench/limit.sh                # with bans to look up on every request
 #
 # PAIRED=1: two nginx instances of one worker each, limiter off and on,
 # loaded at the same time by two harness runs (half the connections each),
@@ -77,7 +79,7 @@ run() { # off|on -> "rps cpu_us_per_announce"
 }
 
 limit_conf() { # the limiter directives, through nginx.sh's environment
-    export BENCH_HTTP_EXTRA="tracker_limit_zone lim:64m ban_after=20;"
+    export BENCH_HTTP_EXTRA="tracker_limit_zone lim:64m ban_after=20; ${LIMIT_HTTP_EXTRA:-}"
     export BENCH_ANNOUNCE_EXTRA="tracker_limit zone=lim bucket=announce key=$key rate=1r/m burst=1000000;"
 }
 
