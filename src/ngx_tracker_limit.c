@@ -85,8 +85,7 @@ typedef struct {
 typedef struct {
     u_char                        name[NGX_TRACKER_LIMIT_NAME_LEN];
     size_t                        len;
-    ngx_atomic_t                  keys;        /* changed under the lock */
-    ngx_atomic_t                  passed;
+    ngx_atomic_t                  keys;
     ngx_atomic_t                  rejected;
 } ngx_tracker_limit_bucket_t;
 
@@ -97,6 +96,11 @@ typedef struct {
     ngx_shmtx_t                   mutex;
     ngx_tracker_limit_table_t     table;
     ngx_queue_t                   lru;
+    /*
+     * requests let through, by bucket slot: counted under the shard's lock
+     * instead of with an atomic on a line all workers write
+     */
+    ngx_uint_t                    passed[NGX_TRACKER_LIMIT_BUCKETS];
     /* keeps two shards' locks off one cache line */
     u_char                        pad[64];
 } ngx_tracker_limit_shard_t;
@@ -392,10 +396,13 @@ ngx_http_tracker_limit_handler(ngx_http_request_t *r)
                                           : NGX_TRACKER_GCRA_REQUEST);
         }
 
+        if (wait == 0) {
+            ref.shard->passed[slot]++;
+        }
+
         ngx_shmtx_unlock(&ref.shard->mutex);
 
         if (wait == 0) {
-            (void) ngx_atomic_fetch_add(&b->passed, 1);
             continue;
         }
 
@@ -553,10 +560,9 @@ ngx_tracker_limit_undo(ngx_http_request_t *r, ngx_tracker_limit_rule_t *rules,
             ln->time -= rules[i].interval;
         }
 
-        ngx_shmtx_unlock(&ref.shard->mutex);
+        ref.shard->passed[slot]--;
 
-        (void) ngx_atomic_fetch_add(&z->sh->buckets[slot].passed,
-                                    (ngx_atomic_int_t) -1);
+        ngx_shmtx_unlock(&ref.shard->mutex);
     }
 }
 
@@ -1475,6 +1481,23 @@ ngx_tracker_limit_status_size(ngx_http_request_t *r)
 }
 
 
+/* a snapshot: the shards' counts are read without their locks */
+static ngx_atomic_uint_t
+ngx_tracker_limit_passed(ngx_tracker_limit_sh_t *sh, ngx_uint_t slot)
+{
+    ngx_uint_t         i;
+    ngx_atomic_uint_t  n;
+
+    n = 0;
+
+    for (i = 0; i < NGX_TRACKER_LIMIT_SHARDS; i++) {
+        n += sh->shards[i].passed[slot];
+    }
+
+    return n;
+}
+
+
 /*
  * The status page's section: nothing when no limit zone is configured,
  * else ,"limits":[...] for JSON or the ngx_tracker_limit_* metrics.
@@ -1530,7 +1553,9 @@ ngx_tracker_limit_status(ngx_http_request_t *r, u_char *p, ngx_uint_t prom)
                                     bucket_metrics[m][0], name, b->len,
                                     b->name,
                                     m == 0 ? b->keys
-                                    : (m == 1 ? b->passed : b->rejected));
+                                    : (m == 1 ? ngx_tracker_limit_passed(z->sh,
+                                                                         j)
+                                              : b->rejected));
                 }
             }
         }
@@ -1593,7 +1618,7 @@ ngx_tracker_limit_status(ngx_http_request_t *r, u_char *p, ngx_uint_t prom)
             p = ngx_sprintf(p, "%s\"%*s\":{\"keys\":%uA,\"passed\":%uA,"
                                "\"rejected\":%uA}",
                             j ? "," : "", b->len, b->name, b->keys,
-                            b->passed, b->rejected);
+                            ngx_tracker_limit_passed(sh, j), b->rejected);
         }
 
         p = ngx_cpymem(p, "}}", 2);
