@@ -4,6 +4,8 @@
 # off.  With BENCH_DB=<conninfo> also the private tracker on
 # /<passkey>/announce (same swarm zone; BENCH_PRIVATE=0: not that) and
 # the JSON API on /api/v1/ with a 1m answer cache.
+# BENCH_HTTP_EXTRA and BENCH_ANNOUNCE_EXTRA: directives added to the http
+# block and to location /announce (bench/limit.sh uses them).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 nginx=${NGINX:-/usr/sbin/nginx}
@@ -39,10 +41,11 @@ http {
     uwsgi_temp_path tmp; scgi_temp_path tmp;
     tracker_swarm_zone swarm:$zone;
     $private
+    ${BENCH_HTTP_EXTRA:-}
     server {
         listen 127.0.0.1:$port reuseport backlog=4096;
         keepalive_requests 100000;
-        location /announce { tracker_announce swarm; }
+        location /announce { tracker_announce swarm; ${BENCH_ANNOUNCE_EXTRA:-} }
         $private_loc
         $api_loc
         location /scrape { tracker_scrape swarm; }

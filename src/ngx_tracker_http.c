@@ -5,6 +5,7 @@
  */
 
 #include "ngx_tracker_module.h"
+#include "ngx_tracker_limit.h"
 
 
 ngx_tracker_err_e
@@ -80,6 +81,13 @@ ngx_http_tracker_failure(ngx_http_request_t *r, ngx_tracker_swarm_t *sw,
     const ngx_str_t  *text;
 
     (void) ngx_atomic_fetch_add(&sw->sh->failures[err], 1);
+
+    /* bad passkey floods count against the address (tracker_limit) */
+    if (err == NGX_TRACKER_ERR_PASSKEY
+        || err == NGX_TRACKER_ERR_PASSKEY_UNKNOWN)
+    {
+        (void) ngx_tracker_limit_penalize(r);
+    }
 
     text = ngx_tracker_err_text(err);
 

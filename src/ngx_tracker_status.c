@@ -5,6 +5,7 @@
  */
 
 #include "ngx_tracker_module.h"
+#include "ngx_tracker_limit.h"
 
 
 #define NGX_HTTP_TRACKER_STATUS_LINE  128
@@ -62,7 +63,8 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
 
     size = (64 + NGX_TRACKER_ERR_LAST + NGX_TRACKER_UDP_COUNTER_LAST
             + NGX_TRACKER_UDP_DROP_LAST)
-           * (NGX_HTTP_TRACKER_STATUS_LINE + zone->len);
+           * (NGX_HTTP_TRACKER_STATUS_LINE + zone->len)
+           + ngx_tracker_limit_status_size(r);
 
     buf = ngx_pnalloc(r->pool, size);
     if (buf == NULL) {
@@ -141,6 +143,7 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
 #undef ngx_http_tracker_prom
 
         p = ngx_http_tracker_status_private(r, p, 1);
+        p = ngx_tracker_limit_status(r, p, 1);
 
     } else {
         p = ngx_sprintf(p, "{\"zone\":\"%V\",\"torrents\":%ui,"
@@ -186,6 +189,7 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
 
         p = ngx_sprintf(p, "}}");
         p = ngx_http_tracker_status_private(r, p, 0);
+        p = ngx_tracker_limit_status(r, p, 0);
         p = ngx_sprintf(p, "}\n");
     }
 
