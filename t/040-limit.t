@@ -396,7 +396,7 @@ ok
 --- response_body_like eval
 [
 qr/^ok$/, qr/^\{/,
-qr/ngx_tracker_failures_total\{zone="swarm",reason="zone_full"\} 0\n# HELP ngx_tracker_limit_keys Keys held, by bucket.\n# TYPE ngx_tracker_limit_keys gauge\nngx_tracker_limit_keys\{zone="lim",bucket="reads"\} 1\n.*ngx_tracker_limit_passed_total\{zone="lim",bucket="reads"\} 1\n.*# TYPE ngx_tracker_limit_rejected_total counter\nngx_tracker_limit_rejected_total\{zone="lim",bucket="reads"\} 1\n.*ngx_tracker_limit_bans\{zone="lim",source="static"\} 1\n.*ngx_tracker_limit_evicted_total\{zone="lim"\} 0\n/s,
+qr/ngx_tracker_failures_total\{zone="swarm",reason="zone_full"\} 0\n.*# HELP ngx_tracker_limit_keys Keys held, by bucket.\n# TYPE ngx_tracker_limit_keys gauge\nngx_tracker_limit_keys\{zone="lim",bucket="reads"\} 1\n.*ngx_tracker_limit_passed_total\{zone="lim",bucket="reads"\} 1\n.*# TYPE ngx_tracker_limit_rejected_total counter\nngx_tracker_limit_rejected_total\{zone="lim",bucket="reads"\} 1\n.*ngx_tracker_limit_bans\{zone="lim",source="static"\} 1\n.*ngx_tracker_limit_evicted_total\{zone="lim"\} 0\n/s,
 ]
 
 
