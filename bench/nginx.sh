@@ -24,7 +24,7 @@ start)
     fi
     if [ -n "${BENCH_DB:-}" ] && [ "${BENCH_PRIVATE:-1}" = 1 ]; then
         private="$private
-    tracker_private_zone priv:${BENCH_PRIVATE_ZONE:-512m} journal=${BENCH_JOURNAL:-2097152};"
+    tracker_private_zone priv:${BENCH_PRIVATE_ZONE:-512m} journal=${BENCH_JOURNAL:-2097152} ${BENCH_PRIVATE_EXTRA:-};"
         private_loc="location ~ ^/[^/]+/announce\$ { tracker_announce swarm; tracker_private on; }"
     fi
     cat > "$prefix/conf/nginx.conf" <<CONF

@@ -599,8 +599,12 @@ ngx_tracker_flush_done(ngx_tracker_pg_query_t *q)
     (void) ngx_atomic_fetch_add(&j->batches, 1);
     j->last_flush_ms = ngx_current_msec - f->started;
 
-    /* more waiting: go again at once */
-    if (j->tail != j->head && !ngx_terminate) {
+    /*
+     * A full batch waiting: go again at once.  Otherwise the next flush
+     * comes at the interval, and meanwhile a busy peer's announces add up
+     * in its one record instead of each costing the database a row.
+     */
+    if (j->tail - j->head >= f->batch && !ngx_terminate) {
         if (f->timer.timer_set) {
             ngx_del_timer(&f->timer);
         }

@@ -598,7 +598,7 @@ ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cache->ttl = 60;
     cache->negative_ttl = 30;
     tmcf->flush = 2000;
-    tmcf->batch = 10000;
+    tmcf->batch = 50000;
 
     for (i = 2; i < cf->args->nelts; i++) {
         s = value[i];
