@@ -10,6 +10,14 @@
 
 #define NGX_HTTP_TRACKER_STATUS_LINE  128
 
+/* one gauge or counter (by its name) with HELP and TYPE lines; uses p, zone */
+#define ngx_http_tracker_prom(name, help, v)                                  \
+    p = ngx_sprintf(p, "# HELP ngx_tracker_" name " " help "\n"               \
+                       "# TYPE ngx_tracker_" name " %s\n"                     \
+                       "ngx_tracker_" name "{zone=\"%V\"} %uA\n",             \
+                    ngx_strstr(name, "_total") ? "counter" : "gauge",         \
+                    zone, (ngx_atomic_uint_t) (v))
+
 
 static u_char *ngx_http_tracker_status_private(ngx_http_request_t *r,
     u_char *p, ngx_uint_t prom);
@@ -75,12 +83,6 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
 
     if (prom) {
 
-#define ngx_http_tracker_prom(name, help, v)                                  \
-        p = ngx_sprintf(p, "# HELP ngx_tracker_" name " " help "\n"           \
-                           "# TYPE ngx_tracker_" name " %s\n"                 \
-                           "ngx_tracker_" name "{zone=\"%V\"} %uA\n",         \
-                        ngx_strstr(name, "_total") ? "counter" : "gauge",     \
-                        zone, (ngx_atomic_uint_t) (v))
 
         ngx_http_tracker_prom("torrents", "Torrents in the swarm zone.",
                               st.torrents);
@@ -139,8 +141,6 @@ ngx_http_tracker_status_handler(ngx_http_request_t *r)
                             zone, ngx_tracker_udp_drop_name(i),
                             sh->udp.dropped[i]);
         }
-
-#undef ngx_http_tracker_prom
 
         p = ngx_http_tracker_status_private(r, p, 1);
         p = ngx_tracker_limit_status(r, p, 1);
@@ -236,12 +236,6 @@ ngx_http_tracker_status_private(ngx_http_request_t *r, u_char *p,
 
     if (prom) {
 
-#define ngx_http_tracker_prom(name, help, v)                                  \
-        p = ngx_sprintf(p, "# HELP ngx_tracker_" name " " help "\n"           \
-                           "# TYPE ngx_tracker_" name " %s\n"                 \
-                           "ngx_tracker_" name "{zone=\"%V\"} %uA\n",         \
-                        ngx_strstr(name, "_total") ? "counter" : "gauge",     \
-                        zone, (ngx_atomic_uint_t) (v))
 
         ngx_http_tracker_prom("cache_users", "Cached passkeys.",
                               sh->entries[NGX_TRACKER_ENTRY_USER]);
@@ -270,8 +264,6 @@ ngx_http_tracker_status_private(ngx_http_request_t *r, u_char *p,
                               j->flush_failures);
         ngx_http_tracker_prom("db_failures_total", "Failed database "
                               "queries in this worker.", pg->failures);
-
-#undef ngx_http_tracker_prom
 
         return p;
     }
