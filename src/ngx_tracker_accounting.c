@@ -405,7 +405,6 @@ ngx_tracker_flush(ngx_tracker_flusher_t *f)
     }
 
     j->flushing = now;
-    j->flusher = ngx_pid;
 
     start = j->head;
     end = j->batch_end;

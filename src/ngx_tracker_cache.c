@@ -489,8 +489,6 @@ ngx_tracker_cache_flush(ngx_tracker_cache_t *cache)
         }
     }
 
-    cache->sh->events_expires = 0;
-
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
     (void) ngx_atomic_fetch_add(&cache->sh->resyncs, 1);

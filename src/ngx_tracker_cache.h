@@ -131,7 +131,6 @@ typedef struct {
     int64_t                      batch_id;
     uint64_t                     batch_end;
     time_t                       flushing;   /* since when; 0: nobody */
-    ngx_pid_t                    flusher;
 
     ngx_atomic_t                 appended;
     ngx_atomic_t                 merged;     /* into a pending record */
@@ -152,7 +151,6 @@ typedef struct {
     /* site-wide events (freeleech, double upload), refreshed together */
     ngx_int_t                    dl_percent;
     ngx_int_t                    ul_percent;
-    time_t                       events_expires;
 
     ngx_uint_t                   entries[4];
     ngx_atomic_t                 hits;

@@ -78,8 +78,7 @@ static void ngx_tracker_pg_fail(ngx_tracker_pg_conn_t *pc, const char *why);
 static void ngx_tracker_pg_close(ngx_tracker_pg_conn_t *pc);
 static void ngx_tracker_pg_finish_query(ngx_tracker_pg_query_t *q,
     ngx_int_t rc, const char *why);
-static void ngx_tracker_pg_fail_waiting(ngx_tracker_pg_t *pg,
-    const char *why);
+static void ngx_tracker_pg_fail_waiting(ngx_tracker_pg_t *pg);
 static void ngx_tracker_pg_detach_cleanup(void *data);
 static void ngx_tracker_pg_clear(ngx_tracker_pg_query_t *q);
 static void ngx_tracker_pg_listen_read(ngx_tracker_pg_conn_t *pc);
@@ -1136,14 +1135,15 @@ ngx_tracker_pg_fail(ngx_tracker_pg_conn_t *pc, const char *why)
         pg->down_until = ngx_current_msec + pg->retry;
     }
 
+    /* why may point into the PGconn that close() frees: not passed on */
     ngx_tracker_pg_close(pc);
 
     if (q) {
-        ngx_tracker_pg_finish_query(q, NGX_DECLINED, why);
+        ngx_tracker_pg_finish_query(q, NGX_DECLINED, "database unavailable");
     }
 
     if (pg->nconns == 0) {
-        ngx_tracker_pg_fail_waiting(pg, why);
+        ngx_tracker_pg_fail_waiting(pg);
     }
 }
 
@@ -1238,7 +1238,7 @@ ngx_tracker_pg_finish_query(ngx_tracker_pg_query_t *q, ngx_int_t rc,
 
 
 static void
-ngx_tracker_pg_fail_waiting(ngx_tracker_pg_t *pg, const char *why)
+ngx_tracker_pg_fail_waiting(ngx_tracker_pg_t *pg)
 {
     ngx_queue_t             *qu;
     ngx_tracker_pg_query_t  *q;
@@ -1255,8 +1255,6 @@ ngx_tracker_pg_fail_waiting(ngx_tracker_pg_t *pg, const char *why)
         ngx_tracker_pg_finish_query(q, NGX_DECLINED,
                                     "database unavailable");
     }
-
-    (void) why;
 }
 
 

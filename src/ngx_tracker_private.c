@@ -626,8 +626,6 @@ ngx_http_tracker_events_done(ngx_tracker_pg_query_t *q)
 
     w->cache->sh->dl_percent = ngx_http_tracker_pg_int(res, 0, 0);
     w->cache->sh->ul_percent = ngx_http_tracker_pg_int(res, 0, 1);
-    w->cache->sh->events_expires = ngx_time()
-                                   + NGX_HTTP_TRACKER_EVENTS_EVERY / 1000;
 }
 
 
