@@ -151,7 +151,7 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     u_char                         *p;
     size_t                          size;
     ngx_int_t                       rc;
-    ngx_str_t                       args;
+    ngx_str_t                       args, raw;
     ngx_uint_t                      i;
     ngx_tracker_pg_stmt_t          *st;
     ngx_tracker_json_body_t         body, *bodyp;
@@ -163,9 +163,10 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
 
     route = ctx->route;
     bodyp = NULL;
+    ngx_str_null(&raw);
 
     if (r->method & NGX_TRACKER_API_BODY_METHODS) {
-        rc = ngx_tracker_api_body(r, route->params, &body);
+        rc = ngx_tracker_api_body(r, route->params, &body, &raw);
 
         if (rc == NGX_DECLINED) {
             return ngx_http_tracker_api_error(r, NGX_HTTP_BAD_REQUEST,
@@ -183,6 +184,10 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
         }
 
         bodyp = &body;
+
+        if (!route->raw_body || body.not_object) {
+            ngx_str_null(&raw);
+        }
     }
 
     rc = ngx_http_tracker_api_key(r, ctx->key_hash);
@@ -197,7 +202,8 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     }
 
     /* the arguments object: path captures first, then the query */
-    size = 2 + ngx_tracker_api_args_size(r, route->params, bodyp);
+    size = 2 + ngx_tracker_api_args_size(r, route->params, bodyp)
+           + sizeof(",\"body\":") + raw.len;
 
     for (i = 0; i < ctx->ncaptures; i++) {
         size += 16 + 6 * ctx->captures[i].len;
@@ -228,6 +234,14 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
 
     if (rc == NGX_DECLINED) {
         return ngx_http_tracker_api_invalid(r, &invalid);
+    }
+
+    if (raw.len) {
+        /* yajl accepted it as JSON: jsonb will too */
+        p = args.data + args.len;
+        p = ngx_sprintf(p, "%s\"body\":", args.len > 1 ? "," : "");
+        p = ngx_cpymem(p, raw.data, raw.len);
+        args.len = p - args.data;
     }
 
     args.data[args.len++] = '}';

@@ -84,6 +84,13 @@ typedef struct {
      */
     ngx_msec_t                  cache_ttl;
     const char                 *cache_hit;
+
+    /*
+     * The whole JSON body, verbatim, as the member "body" of the
+     * arguments: for nested values (objects, arrays of objects) that the
+     * SQL checks itself.  Flat parameters are still checked here first.
+     */
+    unsigned                    raw_body:1;
 } ngx_tracker_api_route_t;
 
 
@@ -138,7 +145,8 @@ ngx_int_t ngx_http_tracker_api_handler(ngx_http_request_t *r);
  * status (too large for the body buffer).
  */
 ngx_int_t ngx_tracker_api_body(ngx_http_request_t *r,
-    const ngx_tracker_api_param_t *params, ngx_tracker_json_body_t *body);
+    const ngx_tracker_api_param_t *params, ngx_tracker_json_body_t *body,
+    ngx_str_t *raw);
 
 
 /*

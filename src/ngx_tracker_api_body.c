@@ -21,7 +21,8 @@ static void ngx_tracker_api_body_free(void *ctx, void *ptr);
 
 ngx_int_t
 ngx_tracker_api_body(ngx_http_request_t *r,
-    const ngx_tracker_api_param_t *params, ngx_tracker_json_body_t *body)
+    const ngx_tracker_api_param_t *params, ngx_tracker_json_body_t *body,
+    ngx_str_t *raw)
 {
     u_char                         *data, *p;
     size_t                          len;
@@ -94,6 +95,17 @@ ngx_tracker_api_body(ngx_http_request_t *r,
     afs.realloc = ngx_tracker_api_body_realloc;
     afs.free = ngx_tracker_api_body_free;
     afs.ctx = r->pool;
+
+    raw->data = data;
+    raw->len = len;
+
+    if (data && ngx_strnstr(data, "\\u0000", len)) {
+        /* valid JSON, but no PostgreSQL text or jsonb can hold it */
+        body->error = "\\u0000 in a string";
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "tracker api: request body: %s", body->error);
+        return NGX_DECLINED;
+    }
 
     rc = ngx_tracker_json_body(body, data ? data : (u_char *) "", len, &afs);
 

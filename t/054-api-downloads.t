@@ -494,7 +494,7 @@ invalid(req(PATCH => '/torrents/bulk/download', body => '["1"]'),
           params => { type => 'object' }, message => 'must be object' });
 
 for my $bad ('', '{"ids":', '{"ids":["1"]} x', "{\"ids\":[\"\xff\"]}",
-             '{"ids":["1"],}', '[' x 100 . ']' x 100)
+             '{"ids":["1"],}', '[' x 100 . ']' x 100, '{"ids":["\u0000"]}')
 {
     (my $show = substr($bad, 0, 20)) =~ s/[^ -~]/?/g;
     is_error(req(PATCH => '/torrents/bulk/download', body => $bad), 400,
