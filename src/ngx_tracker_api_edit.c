@@ -15,7 +15,7 @@
 #include "ngx_tracker_api.h"
 
 
-/* snowflake ids: at most 250 of them in a bulk edit */
+/* the reference: at most 250 torrents per bulk edit or permission check */
 #define NGX_TRACKER_API_EDIT_BULK_MAX  250
 
 
