@@ -574,7 +574,9 @@ for my $id ('1', 'x', $tid{rejected}) {
 
 ($st, $j, undef, my $head) = api("torrents/$tid{main}", method => 'DELETE');
 is($st, 405, 'DELETE: 405');
-like($head, qr/^Allow: GET, HEAD\r?$/mi, '405 names the allowed methods');
+# PATCH: the edit endpoint (t/056)
+like($head, qr/^Allow: GET, HEAD, PATCH\r?$/mi,
+     '405 names the allowed methods');
 
 ok($down->start(<<"EOF"), 'nginx with an unreachable database starts');
     tracker_database "host=/nonexistent port=1 dbname=x user=x";
