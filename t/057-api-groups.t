@@ -160,7 +160,10 @@ sub ajv {
              keyword => $keyword, params => $params, message => $message };
 }
 
-sub group { my ($id, $who) = @_; return (api('GET', "/groups/$id", $who))[1]{data} }
+sub group {
+    my ($id, $who) = @_;
+    return (api('GET', "/groups/$id", $who))[1]{data};
+}
 
 sub member_ids {
     return join ' ', map { ($_->{invite} ? 'i:' : 'u:') . $_->{display_name} }
@@ -217,6 +220,20 @@ for my $r (['POST', '/groups/2001/links/2002?parent=2001'],
           "$m $p with an unknown key");
 }
 
+# --- methods ----------------------------------------------------------------
+
+for my $r (['PUT', '/groups/2001/members/1003', 'PATCH, DELETE'],
+           ['GET', '/groups/2001/links/2002', 'POST, DELETE'],
+           ['DELETE', '/invites/3001', 'GET, HEAD, PATCH'],
+           ['GET', '/invites/3001/accept/' . ('a' x 32), 'POST'])
+{
+    my ($m, $p, $allow) = @$r;
+    my $res = $ua->request($m, 'http://127.0.0.1:' . $ngx->port
+                               . "/api/v1$p");
+    is($res->{status}, 405, "$m $p: 405");
+    is($res->{headers}{allow}, $allow, "$m $p: Allow: $allow");
+}
+
 # --- links ------------------------------------------------------------------
 
 my $before = state();
@@ -226,6 +243,11 @@ invalid('POST', '/groups/2001/links/2002', 'lead', undef,
         [ ajv('', '#/required', 'required', { missingProperty => 'parent' },
               "must have required property 'parent'") ],
         'link without ?parent');
+invalid('POST', '/groups/2001/links/2002', 'lead', { parent => '2001' },
+        "must have required property 'parent'.",
+        [ ajv('', '#/required', 'required', { missingProperty => 'parent' },
+              "must have required property 'parent'") ],
+        'link with parent in a body (a query parameter, the body unread)');
 fails('POST', '/groups/2001/links/2002?parent=2001', 'mem', undef, 403,
       'Forbidden.', 'link asked by a plain member');
 fails('POST', '/groups/2001/links/2002?parent=2001', 'adm', undef, 403,
@@ -315,6 +337,8 @@ same(notes('twin'), [], 'leader of both: not told');
 fails('DELETE', '/groups/2001/links/2002', 'mem', undef, 403,
       'Unauthorized.', 'delete a link as a plain member (reference: 403 '
       . 'Unauthorized.)');
+fails('DELETE', '/groups/2001/links/2002', 'adm', undef, 403,
+      'Unauthorized.', 'delete a link as a group admin (leaders only)');
 done('DELETE', '/groups/2002/links/2001', 'lead2', undef,
      'the child\'s leader deletes the link');
 same(group(2001)->{relations}, { parents => [], children => [] },
@@ -322,6 +346,16 @@ same(group(2001)->{relations}, { parents => [], children => [] },
 is(notes('lead')->[0],
    '<g:2002:Encoders> removed the link with <g:2001:Example Subs>.',
    'the other group\'s leaders are told');
+
+done('POST', '/groups/2001/links/2004?parent=2004', 'lead', undef,
+     'lead asks 2004 to be the parent');
+done('DELETE', '/groups/2004/links/2001', 'root', undef,
+     'a site admin deletes a link');
+same(group(2001, 'lead')->{relations}, { parents => [], children => [] },
+     'deleted by the site admin: gone');
+is(notes('lead')->[0],
+   '<g:2004:Group B> removed the link with <g:2001:Example Subs>.',
+   'the leaders of the group on the other side are told');
 
 # names with '>' would end a notification tag early
 done('POST', '/groups/2003/links/2001?parent=2001', 'twin', undef,
@@ -518,6 +552,14 @@ invalid('PATCH', '/invites/3001', 'lead', {},
               "must have required property 'user_id'") ],
         'assign without user_id');
 is(state(), $before, 'refused assignments changed nothing');
+
+PgTest::psql($db, q{UPDATE group_invites SET admin = true
+                    WHERE display_name = 'Orphan Two'});
+fails('PATCH', "/groups/2001/members/$inv_orphan->{id}", 'adm',
+      { regular => $T }, 403, 'Forbidden.',
+      'group admin edits an admin invite');
+PgTest::psql($db, q{UPDATE group_invites SET admin = false
+                    WHERE display_name = 'Orphan Two'});
 
 done('PATCH', '/invites/3001', 'adm', { user_id => '1006' },
      'group admin gives Ghost\'s invite to lead2');
