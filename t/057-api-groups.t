@@ -16,6 +16,8 @@ use TrackerNginx;
 use HTTP::Tiny;
 use JSON::PP ();
 use B ();
+use IPC::Run ();
+use POSIX ();
 
 my $T = JSON::PP::true;
 my $F = JSON::PP::false;
@@ -694,6 +696,55 @@ done('DELETE', '/groups/2001/members/1001', 'co', undef,
 is(group(2001, 'co')->{can_leave}, $F, 'the last leader cannot leave now');
 is(db_row('SELECT uploader_id FROM torrents WHERE id = 4004'), '1007',
    'the removed leader\'s upload went to the leader who stays');
+
+# --- two leaders leave at once ------------------------------------------------
+
+# Each change locks its group first, so the second removal waits for the
+# first to commit and then finds itself the last leader.  The first one is
+# held open in a psql session; the second (over HTTP, in a child) is let
+# go only once PostgreSQL shows it waiting for the lock.
+PgTest::psql($db, q{INSERT INTO group_members (group_id, user_id, leader)
+                    VALUES (2004, 1004, true)});
+my ($in, $out, $err) = ('', '', '');
+my $first = IPC::Run::start(['psql', '-X', '-q', '-A', '-t', '-v',
+                             'ON_ERROR_STOP=1', '-d', $db],
+                            \$in, \$out, \$err);
+$in .= q{BEGIN;
+SELECT status FROM api_groups_members_delete(
+    encode(sha256(convert_to('key-twin', 'UTF8')), 'hex'),
+    '{"id": "2004", "id2": "1008"}');
+};
+$first->pump until $out =~ /^200$/m;
+
+pipe(my $rd, my $wr) or die "pipe: $!";
+my $child = fork // die "fork: $!";
+if (!$child) {
+    close $rd;
+    my ($st, $bd) = api('DELETE', '/groups/2004/members/1004', 'out');
+    print $wr "$st $bd->{message}\n";
+    close $wr;
+    POSIX::_exit(0);
+}
+close $wr;
+
+my $waiting = 0;
+for (1 .. 2000) {
+    $waiting = db_row(q{SELECT count(*) FROM pg_stat_activity
+                        WHERE datname = current_database()
+                          AND wait_event_type = 'Lock'});
+    last if $waiting;
+    select(undef, undef, undef, 0.01);
+}
+is($waiting, 1, 'the second removal waits for the first');
+$in .= "COMMIT;\n";
+$first->finish;
+my $second = <$rd>;
+waitpid($child, 0);
+is($second, "400 The last leader of a group cannot be removed.\n",
+   'then finds itself the last leader: refused');
+is(db_row('SELECT string_agg(user_id::text, \',\') FROM group_members '
+          . 'WHERE group_id = 2004 AND leader'), '1004',
+   'one leader is left');
 
 # --- the database goes away -------------------------------------------------
 
