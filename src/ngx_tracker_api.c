@@ -13,6 +13,10 @@
 #define NGX_TRACKER_API_MAX_SEGMENTS  8
 #define NGX_TRACKER_API_MAX_KEY       256
 
+/* the route's parameters come from the request body */
+#define ngx_http_tracker_api_reads_body(r, rt)                                \
+    (((r)->method & NGX_TRACKER_API_BODY_METHODS) && !(rt)->query)
+
 
 typedef struct {
     ngx_tracker_pg_query_t          q;
@@ -72,7 +76,7 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
     route = ngx_http_tracker_api_route(r, &path, captures, &ncaptures,
                                        &wrong_method);
 
-    if (route == NULL || !(r->method & NGX_TRACKER_API_BODY_METHODS)) {
+    if (route == NULL || !ngx_http_tracker_api_reads_body(r, route)) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
@@ -103,7 +107,7 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
     ctx->ncaptures = ncaptures;
     ngx_memcpy(ctx->captures, captures, sizeof(captures));
 
-    if (!(r->method & NGX_TRACKER_API_BODY_METHODS)) {
+    if (!ngx_http_tracker_api_reads_body(r, route)) {
         return ngx_http_tracker_api_run(r, ctx);
     }
 
@@ -165,7 +169,7 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     bodyp = NULL;
     ngx_str_null(&raw);
 
-    if (r->method & NGX_TRACKER_API_BODY_METHODS) {
+    if (ngx_http_tracker_api_reads_body(r, route)) {
         rc = ngx_tracker_api_body(r, route->params, &body, &raw);
 
         if (rc == NGX_DECLINED) {
@@ -185,7 +189,11 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
 
         bodyp = &body;
 
-        if (!route->raw_body || body.not_object) {
+        if (route->body_any && body.not_object) {
+            /* an array, say: the SQL checks it, there are no parameters */
+            bodyp = NULL;
+
+        } else if (!route->raw_body || body.not_object) {
             ngx_str_null(&raw);
         }
     }

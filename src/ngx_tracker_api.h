@@ -91,6 +91,19 @@ typedef struct {
      * SQL checks itself.  Flat parameters are still checked here first.
      */
     unsigned                    raw_body:1;
+
+    /*
+     * With raw_body: the body may also be a JSON array (or any value), not
+     * only an object; the SQL checks its shape.  The route declares no
+     * parameters then.
+     */
+    unsigned                    body_any:1;
+
+    /*
+     * The parameters come from the query string whatever the method (the
+     * reference puts some of a POST's there); a body is not read.
+     */
+    unsigned                    query:1;
 } ngx_tracker_api_route_t;
 
 
