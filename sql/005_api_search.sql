@@ -156,17 +156,26 @@ LANGUAGE sql IMMUTABLE AS $$
     FROM unnest(p_pats) x
 $$;
 
-CREATE FUNCTION api_torrents_search(p_key text, p_args jsonb)
-RETURNS TABLE (status int, content_type text, disposition text, body bytea)
+-- The search itself: the caller, the hints, the filters and one page of
+-- ids (more: a next page exists).  api_torrents_search below renders its
+-- JSON from it; Torznab and the RSS feeds (sql/014_torznab.sql) render
+-- theirs from the same page.  invalid: {parameter, pattern} of a list or
+-- id of the wrong form, nothing else set.
+-- Arguments no route declares, so only SQL callers (014) pass them:
+--   media_ids  array: torrents of any of these media
+--   movie      boolean: of a movie (media "m...") / of anything else
+--   episode    {"season", "episode", "air_date"} (each optional): the
+--              torrent has such an episode
+CREATE FUNCTION api_search_ids(p_key text, p_args jsonb,
+    OUT invalid text[], OUT me users, OUT ids bigint[], OUT more boolean,
+    OUT hash_id bigint, OUT search_args jsonb, OUT search_query text,
+    OUT summary text[], OUT dbg text[])
 LANGUAGE plpgsql STABLE
 -- many searches at once: a worker process per sort is no gain
 SET max_parallel_workers_per_gather = 0
--- media suggestions: a title close to the query, not any sharing a word
-SET pg_trgm.similarity_threshold = 0.45
 AS $$
 DECLARE
     a           jsonb := p_args;
-    me          users;
     is_mod      boolean;
     q           text := btrim(coalesce(p_args->>'query', ''));
     lim         int := coalesce((p_args->>'limit')::int, 50);
@@ -191,23 +200,11 @@ DECLARE
     pats        text[];
     sort_sql    text;
     sort_desc   text;
-    summary     text[] := '{}';
-    dbg         text[] := '{}';
     hinted      boolean := false;
-    ids         bigint[];
-    more        boolean;
-    hash_id     bigint;
-    tracker_enc text;
-    private_enc text;
-    results     text;
-    echo        json;
-    n_rel       bigint;
-    n_groups    bigint;
-    n_users     bigint;
-    media_j     text;
-    rec_j       text;
-    sim_j       text;
 BEGIN
+    summary := '{}';
+    dbg := '{}';
+
     -- the lists and ids are strings to the schema; their form is checked
     -- here, in the order of the parameter table; an empty value is no
     -- filter at all
@@ -233,8 +230,7 @@ BEGIN
         IF a->>chk.name = '' THEN
             a := a - chk.name;
         ELSIF lower(a->>chk.name) !~ chk.pattern THEN
-            RETURN QUERY SELECT * FROM api_search_invalid(chk.name,
-                                                          chk.pattern);
+            invalid := ARRAY[chk.name, chk.pattern];
             RETURN;
         ELSIF a ? chk.name THEN
             -- S12, JA: ids and codes are lower case
@@ -400,6 +396,38 @@ BEGIN
             conds := conds || format('t.media_id = %L', a->>'media_id');
         END IF;
 
+        -- the SQL callers' filters (see above)
+        IF a ? 'media_ids' THEN
+            conds := conds || format('t.media_id = ANY (%L::text[])',
+                ARRAY(SELECT jsonb_array_elements_text(a->'media_ids')));
+        END IF;
+
+        IF a ? 'movie' THEN
+            conds := conds || CASE WHEN (a->>'movie')::boolean
+                THEN 't.media_id LIKE ''m%'''
+                ELSE '(t.media_id IS NULL OR t.media_id NOT LIKE ''m%'')'
+                END;
+        END IF;
+
+        IF a ? 'episode' THEN
+            conds := conds || format(
+                't.id IN (SELECT te.torrent_id FROM torrent_episodes te '
+                'JOIN episodes e ON e.id = te.episode_id WHERE %s)',
+                concat_ws(' AND ', 'true',
+                    CASE WHEN a ? 'media_ids' THEN format(
+                        'e.media_id = ANY (%L::text[])', ARRAY(SELECT
+                        jsonb_array_elements_text(a->'media_ids'))) END,
+                    CASE WHEN a->'episode' ? 'season' THEN format(
+                        'e.season = %s',
+                        (a->'episode'->>'season')::int) END,
+                    CASE WHEN a->'episode' ? 'episode' THEN format(
+                        'e.episode = %s',
+                        (a->'episode'->>'episode')::int) END,
+                    CASE WHEN a->'episode' ? 'air_date' THEN format(
+                        '(e.air_date AT TIME ZONE ''UTC'')::date = %L',
+                        (a->'episode'->>'air_date')::date) END));
+        END IF;
+
         IF a ? 'episode_ids' THEN
             eps := ARRAY(SELECT DISTINCT x FROM unnest(string_to_array(
                              a->>'episode_ids', ',')::bigint[]) x);
@@ -501,7 +529,9 @@ BEGIN
             ('best', 'coalesce(t.level, -2) DESC, t.id DESC', 'level desc'),
             ('latest', 't.id DESC', 'upload time desc'),
             ('oldest', 't.id ASC', 'upload time asc'),
-            ('rss', 't.id DESC', 'rss time desc'),
+            -- rss_at (sql/014_torznab.sql): put back on top of the feed
+            ('rss', 'coalesce(t.rss_at, t.uploaded_at) DESC, t.id DESC',
+             'rss time desc'),
             ('seeders', 't.seeders DESC, t.id DESC', 'seeders desc'),
             ('seeders_asc', 't.seeders ASC, t.id ASC', 'seeders asc'),
             ('leechers', 't.leechers DESC, t.id DESC', 'leechers desc'),
@@ -527,6 +557,55 @@ BEGIN
         more := cardinality(ids) > lim;
         ids := ids[1:lim];
     END IF;
+
+    search_args := a;
+    search_query := q;
+END
+$$;
+
+CREATE FUNCTION api_torrents_search(p_key text, p_args jsonb)
+RETURNS TABLE (status int, content_type text, disposition text, body bytea)
+LANGUAGE plpgsql STABLE
+-- media suggestions: a title close to the query, not any sharing a word
+SET pg_trgm.similarity_threshold = 0.45
+AS $$
+DECLARE
+    page        record;
+    me          users;
+    a           jsonb;
+    q           text;
+    ids         bigint[];
+    more        boolean;
+    hash_id     bigint;
+    summary     text[];
+    dbg         text[];
+    tracker_enc text;
+    private_enc text;
+    results     text;
+    echo        json;
+    n_rel       bigint;
+    n_groups    bigint;
+    n_users     bigint;
+    media_j     text;
+    rec_j       text;
+    sim_j       text;
+BEGIN
+    SELECT * INTO page FROM api_search_ids(p_key, p_args);
+
+    IF page.invalid IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM api_search_invalid(page.invalid[1],
+                                                      page.invalid[2]);
+        RETURN;
+    END IF;
+
+    me := page.me;
+    a := page.search_args;
+    q := page.search_query;
+    ids := page.ids;
+    more := page.more;
+    hash_id := page.hash_id;
+    summary := page.summary;
+    dbg := page.dbg;
 
     -- the announce URLs of sql/008 (site_settings.public_tracker_url, and
     -- the caller's own)
