@@ -60,8 +60,9 @@ for r in $(seq "$runs"); do
     for c in "${cases[@]}"; do
         IFS='|' read -r name path auth expect <<< "$c"
         # warm up, and fail early on a bad answer
-        curl -fsS ${auth:+-H "Authorization: Bearer $auth"} "$base$path" \
-            | grep -qF "$expect" \
+        body=$(curl -fsS ${auth:+-H "Authorization: Bearer $auth"} \
+                    "$base$path")
+        grep -qF "$expect" <<< "$body" \
             || { echo "bad answer from $path" >&2; exit 1; }
         line=$(BENCH_AUTH=$auth BENCH_EXPECT=$expect \
                wrk -t$threads -c"$conns" -d"${secs}s" --latency \

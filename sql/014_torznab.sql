@@ -121,17 +121,30 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The <item>s of a page of torrents, in its order.  tracker_enc: the
--- announce URL (percent-encoded) the magnets carry.
+-- announce URL (percent-encoded) the magnets carry.  plpgsql: its plan is
+-- kept per session (a SQL function with a FROM is planned on every call).
+-- Magnets are percent-encoded but for their '&'; the base URL is escaped
+-- once.
 CREATE FUNCTION torznab_items(p_ids bigint[], p_tracker_enc text,
                               p_base text)
 RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(string_agg(
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    base        text := torznab_text(p_base) || '/torrents/';
+    cat_series  int;
+    cat_movie   int;
+BEGIN
+    SELECT min(c.id) FILTER (WHERE NOT c.movie),
+           min(c.id) FILTER (WHERE c.movie)
+    INTO cat_series, cat_movie
+    FROM torznab_categories c WHERE c.items;
+
+    RETURN (SELECT coalesce(string_agg(
         '<item>'
         || '<title>' || torznab_text(api_search_auto_title(t)) || '</title>'
-        || '<guid isPermaLink="true">' || i.details || '</guid>'
+        || '<guid isPermaLink="true">' || base || t.id || '</guid>'
         || '<link>' || i.magnet || '</link>'
-        || '<comments>' || i.details || '</comments>'
+        || '<comments>' || base || t.id || '</comments>'
         || '<pubDate>' || torznab_date(coalesce(t.rss_at, t.uploaded_at))
         || '</pubDate>'
         || '<size>' || t.filesize || '</size>'
@@ -167,13 +180,12 @@ LANGUAGE sql STABLE AS $$
     JOIN torrents t ON t.id = x.id
     LEFT JOIN media m ON m.id = t.media_id
     CROSS JOIN LATERAL (
-        SELECT torznab_text(api_search_magnet(t.info_hash, t.info_hash_v2,
-                   t.title_urlencoded, p_tracker_enc)) AS magnet,
-               torznab_text(p_base || '/torrents/' || t.id) AS details,
-               (SELECT c.id FROM torznab_categories c
-                WHERE c.items
-                  AND c.movie = coalesce(t.media_id LIKE 'm%', false)
-                ORDER BY c.id LIMIT 1) AS cat) i
+        SELECT replace(api_search_magnet(t.info_hash, t.info_hash_v2,
+                   t.title_urlencoded, p_tracker_enc), '&', '&amp;')
+                   AS magnet,
+               CASE WHEN t.media_id LIKE 'm%' THEN cat_movie
+                    ELSE cat_series END AS cat) i);
+END
 $$;
 
 -- the search's own arguments, with the defaults its route would add

@@ -387,6 +387,13 @@ is(scalar(@l), 1, 'limited location: first request served');
 error_is("/limited/api?t=search&$k&limit=1", 429, 'Request limit reached',
          'limited location: second request');
 
+# --- the database goes away -----------------------------------------------
+
+PgTest::stop_server();
+error_is("/api/torznab/api?t=search&$k", 900, 'Database unavailable.',
+         'database down');
+PgTest::start_server();
+
 unlike($ngx->error_log, qr/\[(alert|crit|emerg)\]/,
        'no alerts in the error log');
 

@@ -181,6 +181,11 @@ is(scalar(@e), 0, 'no torrents: no entries');
 is(text($f, "${A}updated"), '1970-01-01T00:00:00Z',
    'no torrents: updated is still a date');
 
+PgTest::stop_server();
+($st, $h, $body) = FeedTest::request($port, 'GET', '/api/rss/latest');
+is_deeply([$st, $body], [503, 'Database unavailable.'], 'database down: 503');
+PgTest::start_server();
+
 unlike($ngx->error_log, qr/\[(alert|crit|emerg)\]/,
        'no alerts in the error log');
 
