@@ -418,6 +418,7 @@ DECLARE
     base        text := coalesce(site_setting('base_url'), '');
     site        text := coalesce(site_setting('site_name'), 'ngx_tracker');
     self        text;
+    tracker_enc text := api_search_urlencode(api_announce_url(NULL, true));
     entries     text;
     updated     timestamptz;
 BEGIN
@@ -456,9 +457,8 @@ BEGIN
         || torznab_text(base || '/torrents/' || t.id) || '"/>'
         || '<link rel="enclosure" type="application/x-bittorrent" length="'
         || t.filesize || '" href="'
-        || torznab_text(api_search_magnet(t.info_hash, t.info_hash_v2,
-               t.title_urlencoded,
-               api_search_urlencode(api_announce_url(NULL, true))))
+        || replace(api_search_magnet(t.info_hash, t.info_hash_v2,
+               t.title_urlencoded, tracker_enc), '&', '&amp;')
         || '"/>'
         || '<category term="' || c.slug || '" label="'
         || torznab_text(c.name) || '"/>'

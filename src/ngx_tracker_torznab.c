@@ -173,8 +173,9 @@ ngx_http_tracker_rss_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_tracker_torznab_args_valid(ngx_http_request_t *r)
 {
-    u_char  *buf, *p, *end;
-    size_t   len;
+    u_char    *buf, *p, *end;
+    size_t     len;
+    uint32_t   u;
 
     if (r->args.len == 0) {
         return NGX_OK;
@@ -205,7 +206,10 @@ ngx_tracker_torznab_args_valid(ngx_http_request_t *r)
             continue;
         }
 
-        if (ngx_utf8_decode(&p, end - p) > 0x10ffff) {
+        u = ngx_utf8_decode(&p, end - p);
+
+        /* surrogates are no characters: PostgreSQL refuses them too */
+        if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
             return NGX_DECLINED;
         }
     }

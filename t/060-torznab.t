@@ -221,7 +221,7 @@ error_is('/api/torznab/api?t=search&apikey=key-gone', 100,
 for my $bad ('offset=-1', 'limit=x', 'cat=50a0', 'cat=5000,', 'season=s1',
              'ep=1x', 'ep=13/40&season=2024', 'imdbid=nm123', 'tvdbid=1.5',
              'tmdbid=abc', 'extended=2', 'levels=9', 'audio_lang=1',
-             'group_id=x', 'hardsub=maybe', 'q=%ff%fe', 'q=a%00b',
+             'group_id=x', 'hardsub=maybe', 'q=%ff%fe', 'q=a%00b', 'q=%ed%a0%80', 'q=%c0%af',
              'q=%zz', 'q=' . ('x' x 600))
 {
     error_is("/api/torznab/api?t=search&$k&$bad", 201,
