@@ -55,7 +55,8 @@ DEB_PKGS     := nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev 
                 libtest-base-perl libtext-diff-perl libtest-longstring-perl \
                 libwww-perl libhttp-message-perl libipc-run-perl liburi-perl \
                 liblist-moreutils-perl python3 python3-libtorrent curl \
-                clang libclang-rt-14-dev postgresql
+                clang libclang-rt-14-dev postgresql \
+                libxml2-utils
 # (pg_trgm and pgcrypto ship in Debian 12's postgresql-15 itself:
 # postgresql-contrib is only a transitional name for it)
 

@@ -29,17 +29,15 @@ typedef struct {
     int                             formats[2];
     u_char                          key_hash[2 * 32 + 1];
     ngx_str_t                       cache_key;  /* set: keep the answer */
+    const ngx_tracker_api_surface_t  *surface;
 } ngx_http_tracker_api_ctx_t;
 
 
-static const ngx_tracker_api_route_t *ngx_http_tracker_api_route(
-    ngx_http_request_t *r, ngx_str_t *path, ngx_str_t *captures,
-    ngx_uint_t *ncaptures, ngx_uint_t *wrong_method);
 static ngx_int_t ngx_http_tracker_api_run(ngx_http_request_t *r,
     ngx_http_tracker_api_ctx_t *ctx);
 static void ngx_http_tracker_api_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tracker_api_key(ngx_http_request_t *r,
-    u_char *hash);
+    const ngx_str_t *arg, u_char *hash);
 static void ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q);
 static ngx_int_t ngx_http_tracker_api_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
@@ -54,8 +52,28 @@ static ngx_int_t ngx_http_tracker_api_cached(ngx_http_request_t *r,
 static ngx_str_t  ngx_http_tracker_api_cookie = ngx_string("cookie_ssid");
 
 
+static const ngx_tracker_api_surface_t  ngx_http_tracker_api_json = {
+    ngx_tracker_api_tables,
+    ngx_null_string,
+    ngx_http_tracker_api_error,
+    ngx_http_tracker_api_invalid
+};
+
+
 ngx_int_t
 ngx_http_tracker_api_handler(ngx_http_request_t *r)
+{
+    return ngx_tracker_api_serve(r, &ngx_http_tracker_api_json);
+}
+
+
+/*
+ * The JSON API, or another surface on the same machinery (Torznab, RSS:
+ * src/ngx_tracker_torznab.c) with its own routes, key and error answers.
+ */
+ngx_int_t
+ngx_tracker_api_serve(ngx_http_request_t *r,
+    const ngx_tracker_api_surface_t *surface)
 {
     ngx_int_t                       rc;
     ngx_str_t                       path, captures[2];
@@ -73,8 +91,8 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
         path.len -= clcf->name.len;
     }
 
-    route = ngx_http_tracker_api_route(r, &path, captures, &ncaptures,
-                                       &wrong_method);
+    route = ngx_tracker_api_match(r, surface->tables, &path, captures,
+                                  &ncaptures, &wrong_method);
 
     if (route == NULL || !ngx_http_tracker_api_reads_body(r, route)) {
         rc = ngx_http_discard_request_body(r);
@@ -89,12 +107,11 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            return ngx_http_tracker_api_error(r, NGX_HTTP_NOT_ALLOWED,
-                                              "Method not allowed.");
+            return surface->error(r, NGX_HTTP_NOT_ALLOWED,
+                                  "Method not allowed.");
         }
 
-        return ngx_http_tracker_api_error(r, NGX_HTTP_NOT_FOUND,
-                                          "Not found.");
+        return surface->error(r, NGX_HTTP_NOT_FOUND, "Not found.");
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tracker_api_ctx_t));
@@ -103,6 +120,7 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
     }
 
     ctx->r = r;
+    ctx->surface = surface;
     ctx->route = route;
     ctx->ncaptures = ncaptures;
     ngx_memcpy(ctx->captures, captures, sizeof(captures));
@@ -120,8 +138,8 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_tracker_api_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                          "Request body too large.");
+        return surface->error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                              "Request body too large.");
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_tracker_module);
@@ -173,14 +191,12 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
         rc = ngx_tracker_api_body(r, route->params, &body, &raw);
 
         if (rc == NGX_DECLINED) {
-            return ngx_http_tracker_api_error(r, NGX_HTTP_BAD_REQUEST,
-                                              "Request body is not valid "
-                                              "JSON.");
+            return ctx->surface->error(r, NGX_HTTP_BAD_REQUEST,
+                                       "Request body is not valid JSON.");
         }
 
         if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            return ngx_http_tracker_api_error(r, rc,
-                                              "Request body too large.");
+            return ctx->surface->error(r, rc, "Request body too large.");
         }
 
         if (rc != NGX_OK) {
@@ -198,15 +214,15 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
         }
     }
 
-    rc = ngx_http_tracker_api_key(r, ctx->key_hash);
+    rc = ngx_http_tracker_api_key(r, &ctx->surface->key_arg, ctx->key_hash);
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (rc == NGX_DECLINED && route->auth == NGX_TRACKER_API_AUTH_REQUIRED) {
         /* no key at all: no need to ask the database */
-        return ngx_http_tracker_api_error(r, NGX_HTTP_UNAUTHORIZED,
-                                          "Unauthorized.");
+        return ctx->surface->error(r, NGX_HTTP_UNAUTHORIZED,
+                                   "Unauthorized.");
     }
 
     /* the arguments object: path captures first, then the query */
@@ -241,7 +257,7 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_tracker_api_invalid(r, &invalid);
+        return ctx->surface->invalid(r, &invalid);
     }
 
     if (raw.len) {
@@ -286,8 +302,8 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     }
 
     if (ngx_tracker_pg_run(tmcf->pg, &ctx->q) != NGX_OK) {
-        return ngx_http_tracker_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          "Database unavailable.");
+        return ctx->surface->error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "Database unavailable.");
     }
 
     r->main->count++;
@@ -361,8 +377,9 @@ ngx_http_tracker_api_capture_valid(ngx_str_t *s)
 }
 
 
-static const ngx_tracker_api_route_t *
-ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
+const ngx_tracker_api_route_t *
+ngx_tracker_api_match(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *const *tables, ngx_str_t *path,
     ngx_str_t *captures, ngx_uint_t *ncaptures, ngx_uint_t *wrong_method)
 {
     u_char                         *p, *end, *s;
@@ -372,7 +389,8 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
     const char                     *pat, *pe;
     ngx_uint_t                      nbest;
     ngx_str_t                       best_captures[2];
-    const ngx_tracker_api_route_t  *rt, **table, *best;
+    const ngx_tracker_api_route_t  *rt, *best;
+    const ngx_tracker_api_route_t  *const *table;
 
     *wrong_method = 0;
     best = NULL;
@@ -409,7 +427,7 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
 
     method = (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_GET : r->method;
 
-    for (table = ngx_tracker_api_tables; *table; table++) {
+    for (table = tables; *table; table++) {
         for (rt = *table; rt->pattern; rt++) {
             pat = rt->pattern;
             found = 0;
@@ -482,15 +500,17 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
 
 
 /*
- * The API key from the ssid cookie or "Authorization: Bearer"; only its
- * SHA-256 travels to the database (keys are stored hashed).
+ * The API key from the ssid cookie or "Authorization: Bearer" (or from the
+ * query argument arg, for a surface that takes it there); only its SHA-256
+ * travels to the database (keys are stored hashed).
  */
 static ngx_int_t
-ngx_http_tracker_api_key(ngx_http_request_t *r, u_char *hash)
+ngx_http_tracker_api_key(ngx_http_request_t *r, const ngx_str_t *arg,
+    u_char *hash)
 {
     u_char                      md[EVP_MAX_MD_SIZE];
     unsigned int                mdlen;
-    ngx_str_t                   key;
+    ngx_str_t                   key, raw;
     ngx_uint_t                  h;
     ngx_table_elt_t            *auth;
     ngx_http_variable_value_t  *vv;
@@ -498,23 +518,44 @@ ngx_http_tracker_api_key(ngx_http_request_t *r, u_char *hash)
     hash[0] = '\0';
     ngx_str_null(&key);
 
-    auth = r->headers_in.authorization;
+    if (arg->len) {
+        /* that argument only: such a surface takes no cookie */
+        if (ngx_http_arg(r, arg->data, arg->len, &raw) == NGX_OK
+            && raw.len)
+        {
+            key.data = ngx_pnalloc(r->pool, raw.len);
+            if (key.data == NULL) {
+                return NGX_ERROR;
+            }
 
-    if (auth && auth->value.len > 7
-        && ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ", 7) == 0)
-    {
-        key.data = auth->value.data + 7;
-        key.len = auth->value.len - 7;
-    }
+            if (ngx_tracker_unescape(key.data, raw.len, raw.data, raw.len,
+                                     &key.len)
+                != NGX_OK)
+            {
+                key.len = 0;
+            }
+        }
 
-    if (key.len == 0) {
-        h = ngx_hash_key(ngx_http_tracker_api_cookie.data,
-                         ngx_http_tracker_api_cookie.len);
-        vv = ngx_http_get_variable(r, &ngx_http_tracker_api_cookie, h);
+    } else {
+        auth = r->headers_in.authorization;
 
-        if (vv && !vv->not_found && vv->len) {
-            key.data = vv->data;
-            key.len = vv->len;
+        if (auth && auth->value.len > 7
+            && ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ", 7)
+               == 0)
+        {
+            key.data = auth->value.data + 7;
+            key.len = auth->value.len - 7;
+        }
+
+        if (key.len == 0) {
+            h = ngx_hash_key(ngx_http_tracker_api_cookie.data,
+                             ngx_http_tracker_api_cookie.len);
+            vv = ngx_http_get_variable(r, &ngx_http_tracker_api_cookie, h);
+
+            if (vv && !vv->not_found && vv->len) {
+                key.data = vv->data;
+                key.len = vv->len;
+            }
         }
     }
 
@@ -562,8 +603,8 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
     res = q->res[0];
 
     if (q->rc == NGX_DECLINED) {
-        rc = ngx_http_tracker_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        "Database unavailable.");
+        rc = ctx->surface->error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 "Database unavailable.");
         goto done;
     }
 
@@ -579,9 +620,8 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
 
         if (rc != NGX_OK) {
             rc = (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                 : ngx_http_tracker_api_error(r,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                              "Internal Error");
+                 : ctx->surface->error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "Internal Error");
             goto done;
         }
 
@@ -591,8 +631,8 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
         ngx_log_error(NGX_LOG_ERR, c->log, 0, "tracker api: %V",
                       q->rc != NGX_OK ? &q->error
                                       : &(ngx_str_t) ngx_string("bad row"));
-        rc = ngx_http_tracker_api_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        "Internal Error");
+        rc = ctx->surface->error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "Internal Error");
         goto done;
     }
 

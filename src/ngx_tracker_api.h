@@ -147,6 +147,34 @@ size_t ngx_tracker_api_args_size(ngx_http_request_t *r,
 ngx_int_t ngx_http_tracker_api_handler(ngx_http_request_t *r);
 
 
+/*
+ * The same machinery for other surfaces (Torznab and RSS,
+ * ngx_tracker_torznab.c): their own route tables, the key from a query
+ * argument rather than Bearer/ssid, and errors in their clients' format
+ * (error: 404, 405, 401, 413, 500 "Internal Error", 503 "Database
+ * unavailable."; invalid: a parameter failed its check).
+ */
+typedef ngx_int_t (*ngx_tracker_api_error_pt)(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+typedef ngx_int_t (*ngx_tracker_api_invalid_pt)(ngx_http_request_t *r,
+    ngx_tracker_api_invalid_t *invalid);
+
+typedef struct {
+    const ngx_tracker_api_route_t *const  *tables;   /* NULL-terminated */
+    ngx_str_t                   key_arg;      /* empty: Bearer or ssid */
+    ngx_tracker_api_error_pt    error;
+    ngx_tracker_api_invalid_pt  invalid;
+} ngx_tracker_api_surface_t;
+
+ngx_int_t ngx_tracker_api_serve(ngx_http_request_t *r,
+    const ngx_tracker_api_surface_t *surface);
+
+/* the route of path in tables; captures: up to 2 "*" segments */
+const ngx_tracker_api_route_t *ngx_tracker_api_match(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *const *tables, ngx_str_t *path,
+    ngx_str_t *captures, ngx_uint_t *ncaptures, ngx_uint_t *wrong_method);
+
+
 /* request bodies (ngx_tracker_api_body.c) */
 
 #define NGX_TRACKER_API_BODY_METHODS                                          \
