@@ -619,7 +619,7 @@ BEGIN
 END
 $$;
 
--- PUT /upload/checks ---------------------------------------------------------
+-- PUT /upload/checks --------------------------------------------------------
 
 CREATE FUNCTION api_upload_checks(p_key text, p_args jsonb)
 RETURNS TABLE (status int, content_type text, disposition text, body bytea)
@@ -701,7 +701,7 @@ BEGIN
 END
 $$;
 
--- POST /upload ------------------------------------------------------------------
+-- POST /upload --------------------------------------------------------------
 
 CREATE FUNCTION api_upload(p_key text, p_args jsonb)
 RETURNS TABLE (status int, content_type text, disposition text, body bytea)
@@ -910,7 +910,7 @@ EXCEPTION WHEN SQLSTATE 'P0001' THEN
 END
 $$;
 
--- PUT /upload/mediainfo ------------------------------------------------------
+-- PUT /upload/mediainfo -----------------------------------------------------
 
 -- a mediainfo language (name or code, "English", "ja", "en-US") as one
 -- of our codes; NULL when unknown

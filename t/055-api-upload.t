@@ -28,10 +28,11 @@ my $have_lt = system($py, '-c', 'import libtorrent') == 0;
 
 my $db = PgTest::fresh_db();
 my $ngx = TrackerNginx->new(name => 'api-upload', port_offset => 0);
+my $down = TrackerNginx->new(name => 'api-upload-down', port_offset => 1);
 
-END { local $?; $ngx->quit('TERM') if $ngx }
+END { local $?; $ngx->quit('TERM') if $ngx; $down->quit('TERM') if $down }
 
-# bencode ---------------------------------------------------------------------
+# bencode --------------------------------------------------------------------
 
 sub benc {
     my $v = shift;
@@ -166,7 +167,8 @@ q1("INSERT INTO site_settings (key, value)
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value");
 q1("INSERT INTO langs (code, name, flag) VALUES
     ('ja', 'Japanese', ''), ('en', 'English', ''), ('es-es', 'Spanish', '')");
-q1("INSERT INTO lang_aliases (alias, code) VALUES ('jp', 'ja'), ('es', 'es-es')");
+q1("INSERT INTO lang_aliases (alias, code)
+    VALUES ('jp', 'ja'), ('es', 'es-es')");
 
 my %key = (alice => 'alice-key', up => 'uploader-key', banned => 'ban-key',
            bob => 'bob-key');
@@ -265,7 +267,7 @@ my $fail_nosubs = 'You have set sub level to "no subs", but you have added '
 my $fail_group = 'You need to set your Primary Group to the "Release Group" '
     . 'found in your title.';
 
-# POST /upload: a v1 torrent made here ------------------------------------------
+# POST /upload: a v1 torrent made here ---------------------------------------
 
 my $t1 = v1_torrent(name => 'one.mkv', announce => $public,
                     tiers => [[$public], [$backup]]);
@@ -397,7 +399,7 @@ SKIP: {
     }
 }
 
-# fails and warns -------------------------------------------------------------
+# fails and warns ------------------------------------------------------------
 
 sub refusal {
     my ($r, $kind, $fails, $warns, $name) = @_;
@@ -470,7 +472,7 @@ sub refusal {
     is($n, 0, 'a refused member leaves no torrent behind');
 }
 
-# validation ------------------------------------------------------------------
+# validation -----------------------------------------------------------------
 
 sub invalid {
     my ($r, $path, $keyword, $params, $message, $name) = @_;
@@ -527,14 +529,15 @@ sub invalid {
             'must NOT have more than 256 characters', 'audio_langs too long');
 }
 
-# malformed torrents ----------------------------------------------------------
+# malformed torrents ---------------------------------------------------------
 
 {
     my $good = v1_torrent(name => 'm.mkv', announce => $backup);
     my $info = info_bytes($good);
     my %bad = (
         'not base64' => ['!!!!', 'not base64'],
-        'base64 then junk' => [encode_base64($good, '') . '*junk', 'not base64'],
+        'base64 then junk' => [encode_base64($good, '') . '*junk',
+                               'not base64'],
         'not a dictionary' => ['li1ee', 'not a dictionary'],
         'data after the end' => [$good . 'x', 'data after the dictionary'],
         'unsorted keys' => ['d4:infod4:name1:a12:piece lengthi16384e'
@@ -598,7 +601,7 @@ sub invalid {
     is($r->{status}, 400, 'not JSON: 400');
 }
 
-# PUT /upload/checks --------------------------------------------------------------
+# PUT /upload/checks ---------------------------------------------------------
 
 {
     my $body = {
@@ -669,7 +672,40 @@ sub invalid {
        '/raw_announce_urls/0/2', 'checks: nested array items are checked');
 }
 
-# PUT /upload/mediainfo -------------------------------------------------------------
+# the title parser on random names: never an error, always a title and a
+# quality (it is SQL, so no libFuzzer target; this is its sweep)
+{
+    my ($row) = PgTest::psql($db, q{
+        WITH toks AS (SELECT ARRAY['[', ']', '(', ')', ' - ', ' ', 'S01',
+                 'E02', 'e', '01', '7', 'v2', '~', '-', '.', '_', '1080p',
+                 '720i', '4K', 'WEB', 'WEB-DL', 'BD', 'x265', 'HEVC',
+                 'Remux', 'Media', 'Title', 'Season ', '9999', '(2020)',
+                 E'\u00e9', E'\u65e5', '\\', '%', '''', '"', '?', '*',
+                 '+', '{', '}', '|', '^', '$'] AS t),
+        names AS (SELECT i, (SELECT string_agg(
+                     -- g in the argument: the aggregate is this level's
+                     CASE WHEN g < 0 THEN '' WHEN random() < 0.1
+                          THEN chr(32 + (random() * 1000)::int)
+                          ELSE t[1 + (random() * (cardinality(t) - 1))::int]
+                     END, '')
+                   FROM generate_series(0, (random() * 16)::int + i % 2)
+                   g) AS name
+                  FROM toks, generate_series(1, 3000) i),
+        parsed AS (SELECT name, api_upload_parse_title(name) AS p,
+                          (api_upload_parsed(name, i % 3 = 0)).parsed AS d
+                   FROM names WHERE name IS NOT NULL)
+        SELECT count(*),
+               count(*) FILTER (WHERE jsonb_typeof(p->'title') = 'string'
+                   AND jsonb_typeof(p->'quality'->'id') = 'number'
+                   AND jsonb_typeof(d->'episodes') = 'array'
+                   AND d->'media' ? 'torrentTitle')
+        FROM parsed});
+    my ($n, $good) = split /\t/, $row // '';
+    ok($n && $n > 2500 && $good == $n,
+       "title parser: $good of $n random names parsed into the shape");
+}
+
+# PUT /upload/mediainfo ------------------------------------------------------
 
 {
     my $text = <<'EOF';
@@ -731,6 +767,32 @@ EOF
     invalid(req(PUT => '/upload/mediainfo', body => {}), '', 'required',
             { missingProperty => 'mediainfo' },
             "must have required property 'mediainfo'", 'mediainfo missing');
+}
+
+# a database that is down ---------------------------------------------------
+
+{
+    $down->start(<<"EOF") or BAIL_OUT('nginx (db down) did not start');
+    tracker_database "host=127.0.0.1 port=1 dbname=none connect_timeout=2";
+    server {
+        listen 127.0.0.1:${\ $down->port};
+        client_body_buffer_size 64k;
+        location /api/v1/ { tracker_api; }
+    }
+EOF
+    my $t = v1_torrent(name => 'down.mkv', announce => $backup);
+    my $r = $http->request('POST',
+        'http://127.0.0.1:' . $down->port . '/api/v1/upload',
+        { headers => { Authorization => "Bearer $key{alice}" },
+          content => $json->encode(upload_body($t)) });
+    is_deeply([$r->{status}, json_of($r)], [503, { error => JSON::PP::true,
+        message => 'Database unavailable.' }], 'database down: 503');
+    $r = $http->request('POST',
+        'http://127.0.0.1:' . $down->port . '/api/v1/upload',
+        { headers => { Authorization => "Bearer $key{alice}" },
+          content => $json->encode({ %{ upload_body($t) },
+                                     torrent => 'AAAA' }) });
+    is($r->{status}, 400, 'database down: a bad torrent is still a 400');
 }
 
 done_testing();
