@@ -748,7 +748,7 @@ BEGIN
     pg := b->'primary_group';
 
     -- the groups: the caller is a member of the primary group; every
-    -- group exists
+    -- group exists (one named twice, or primary and secondary, counts once)
     IF pg IS NOT NULL THEN
         gid := api_id(pg->>'id');
         SELECT g.tag INTO tag FROM groups g
@@ -771,7 +771,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM jsonb_array_elements(b->'secondary_groups') s
                LEFT JOIN groups g ON g.id = api_id(s->>'id')
                                  AND g.deleted IS NULL
-               WHERE g.id IS NULL OR g.id = gid)
+               WHERE g.id IS NULL)
     THEN
         RETURN QUERY SELECT * FROM api_error(404, 'Group not found.');
         RETURN;

@@ -122,8 +122,8 @@ ngx_tracker_api_upload_prepare(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED || data.len == 0) {
-        *message = "Invalid torrent file: not base64.";
-        return NGX_DECLINED;
+        *message = ngx_tracker_api_upload_refuse(r, "not base64");
+        return *message ? NGX_DECLINED : NGX_ERROR;
     }
 
     if (ngx_tracker_torrent_parse(&t, data.data, data.len) != NGX_OK) {
@@ -239,6 +239,9 @@ ngx_tracker_api_upload_refuse(ngx_http_request_t *r, const char *why)
     }
 
     ngx_sprintf(p, "Invalid torrent file: %s.%Z", why);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "tracker api: upload refused: %s", why);
 
     return (const char *) p;
 }

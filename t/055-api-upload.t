@@ -335,7 +335,8 @@ my $t1_id;
                        { id => undef, role => 'Encode',
                          display_name => 'Newbie' }] },
                    secondary_groups => [{ id => "$other_gid",
-                                          role => 'Raws' }]);
+                                          role => 'Raws' },
+                                        { id => "$gid", role => 'again' }]);
     is($r->{status}, 200, 'multi-file upload, warnings ignored: 200')
         or diag $r->{content};
     my $id = json_of($r)->{data}{id};
@@ -357,7 +358,8 @@ my $t1_id;
     is($inv, 'Newbie', 'a new member becomes an orphan invite');
     my ($sec) = PgTest::psql($db, "SELECT role FROM torrent_groups
         WHERE torrent_id = $id AND NOT is_primary");
-    is($sec, 'Raws', 'secondary group with its role');
+    is($sec, 'Raws', 'secondary group with its role; the primary group '
+       . 'named again as secondary counts once');
 }
 
 # libtorrent's torrents: v1, v2-only, hybrid --------------------------------
