@@ -8,6 +8,8 @@
  * a refusal always says why; the size pass and the write pass agree; the
  * JSON is well-formed UTF-8 without NUL (a cheap structural check: the
  * brackets and quotes balance); the info hash is SHA-1 of the info bytes.
+ * Inputs are mostly not torrents; the seeds (libtorrent's v1, v2 and
+ * hybrid files) get the mutations past the parser.
  */
 
 #include "ngx_tracker_torrent_meta.h"
@@ -18,6 +20,35 @@
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+/* well-formed UTF-8 (what jsonb insists on), checked independently */
+static void
+check_utf8(const u_char *p, size_t len)
+{
+    size_t    i, n, k;
+    uint32_t  c;
+
+    for (i = 0; i < len; i += n) {
+        if (p[i] < 0x80) {
+            n = 1;
+            continue;
+        }
+
+        n = (p[i] >= 0xf0) ? 4 : (p[i] >= 0xe0) ? 3 : 2;
+        assert(p[i] >= 0xc2 && p[i] <= 0xf4 && i + n <= len);
+        c = p[i] & (0x7f >> n);
+
+        for (k = 1; k < n; k++) {
+            assert((p[i + k] & 0xc0) == 0x80);
+            c = (c << 6) | (p[i + k] & 0x3f);
+        }
+
+        /* shortest form, no surrogates, nothing above U+10FFFF */
+        assert(c >= (n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000));
+        assert(c <= 0x10ffff && (c < 0xd800 || c > 0xdfff));
+    }
+}
 
 
 /* balanced brackets outside strings, strings closed, no raw controls */
@@ -114,6 +145,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(written == len);
 
     check_json(out, len);
+    check_utf8(out, len);
 
     free(out);
     free(p);
