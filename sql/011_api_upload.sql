@@ -176,7 +176,10 @@ BEGIN
                     err := r.err;
                     RETURN;
                 END IF;
-                val := jsonb_set(val, ARRAY[i::text], r.val);
+                -- rewritten only when coerced: jsonb_set copies the array
+                IF r.val IS DISTINCT FROM val->i THEN
+                    val := jsonb_set(val, ARRAY[i::text], r.val);
+                END IF;
             END LOOP;
         END IF;
 
@@ -200,7 +203,9 @@ BEGIN
                 err := r.err;
                 RETURN;
             END IF;
-            val := jsonb_set(val, ARRAY[k], r.val);
+            IF r.val IS DISTINCT FROM val->k THEN
+                val := jsonb_set(val, ARRAY[k], r.val);
+            END IF;
         END LOOP;
 
     ELSE
