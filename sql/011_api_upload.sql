@@ -282,6 +282,17 @@ LANGUAGE sql IMMUTABLE AS $$
     FROM d
 $$;
 
+-- the body checked against a route's schema and coerced, or the 400 to
+-- answer with
+CREATE FUNCTION api_upload_body(p_args jsonb, p_route text,
+                                OUT b jsonb, OUT refusal bytea)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT c.val, (SELECT i.body FROM api_upload_invalid(c.err) i
+                   WHERE c.err IS NOT NULL)
+    FROM api_upload_check(p_args->'body', api_upload_schema(p_route),
+                          '', '#') c
+$$;
+
 -- Release names ------------------------------------------------------------
 
 -- Sonarr's quality ids and names, which the reference's parsedData uses
@@ -646,14 +657,13 @@ BEGIN
         RETURN;
     END IF;
 
-    chk := api_upload_check(p_args->'body', api_upload_schema('checks'),
-                            '', '#');
-    IF chk.err IS NOT NULL THEN
-        RETURN QUERY SELECT * FROM api_upload_invalid(chk.err);
+    chk := api_upload_body(p_args, 'checks');
+    IF chk.refusal IS NOT NULL THEN
+        RETURN QUERY SELECT 400, NULL::text, NULL::text, chk.refusal;
         RETURN;
     END IF;
 
-    b := chk.val;
+    b := chk.b;
     pd := api_upload_parsed(p_args->>'title', (p_args->>'movie')::boolean);
 
     SELECT coalesce(array_agg(x), '{}') INTO urls FROM (
@@ -742,14 +752,13 @@ BEGIN
         RETURN;
     END IF;
 
-    chk := api_upload_check(p_args->'body', api_upload_schema('upload'),
-                            '', '#');
-    IF chk.err IS NOT NULL THEN
-        RETURN QUERY SELECT * FROM api_upload_invalid(chk.err);
+    chk := api_upload_body(p_args, 'upload');
+    IF chk.refusal IS NOT NULL THEN
+        RETURN QUERY SELECT 400, NULL::text, NULL::text, chk.refusal;
         RETURN;
     END IF;
 
-    b := chk.val;
+    b := chk.b;
     pg := b->'primary_group';
 
     -- the groups: the caller is a member of the primary group; every
@@ -989,14 +998,13 @@ DECLARE
     subs    text;
     fansubs text;
 BEGIN
-    chk := api_upload_check(p_args->'body', api_upload_schema('mediainfo'),
-                            '', '#');
-    IF chk.err IS NOT NULL THEN
-        RETURN QUERY SELECT * FROM api_upload_invalid(chk.err);
+    chk := api_upload_body(p_args, 'mediainfo');
+    IF chk.refusal IS NOT NULL THEN
+        RETURN QUERY SELECT 400, NULL::text, NULL::text, chk.refusal;
         RETURN;
     END IF;
 
-    tracks := api_upload_tracks(chk.val->'mediainfo');
+    tracks := api_upload_tracks(chk.b->'mediainfo');
 
     SELECT api_search_codec(CASE
                WHEN t->>'format' ~* '^MPEG-4 Visual' THEN 'xvid'

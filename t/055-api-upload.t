@@ -226,7 +226,7 @@ sub req {
     $h{Authorization} = "Bearer $key{$o{as}}" if $o{as};
     $h{'Content-Type'} = 'application/json';
     my $body = ref $o{body} ? $json->encode($o{body}) : $o{body};
-    return $http->request($method, "$base$path",
+    return $http->request($method, ($o{base} // $base) . $path,
         { headers => \%h, defined $body ? (content => $body) : () });
 }
 
@@ -252,9 +252,13 @@ sub upload_body {
 # a member left out of the body
 sub without { my ($b, $k) = @_; delete $b->{$k}; return $b }
 
-sub upload { my ($t, %o) = @_; my $as = delete $o{as} // 'alice';
-             return req(POST => '/upload', as => $as,
-                        body => upload_body($t, %o)) }
+sub upload {
+    my ($t, %o) = @_;
+    my $as = delete $o{as} // 'alice';
+    my $at = delete $o{base};
+    return req(POST => '/upload', as => $as, base => $at,
+               body => upload_body($t, %o));
+}
 
 my $warn_tracker = 'You have not included our public tracker URL in your '
     . 'torrent. If you plan to upload this torrent to other sites, you '
@@ -783,17 +787,11 @@ EOF
     }
 EOF
     my $t = v1_torrent(name => 'down.mkv', announce => $backup);
-    my $r = $http->request('POST',
-        'http://127.0.0.1:' . $down->port . '/api/v1/upload',
-        { headers => { Authorization => "Bearer $key{alice}" },
-          content => $json->encode(upload_body($t)) });
+    my $at = 'http://127.0.0.1:' . $down->port . '/api/v1';
+    my $r = upload($t, base => $at);
     is_deeply([$r->{status}, json_of($r)], [503, { error => JSON::PP::true,
         message => 'Database unavailable.' }], 'database down: 503');
-    $r = $http->request('POST',
-        'http://127.0.0.1:' . $down->port . '/api/v1/upload',
-        { headers => { Authorization => "Bearer $key{alice}" },
-          content => $json->encode({ %{ upload_body($t) },
-                                     torrent => 'AAAA' }) });
+    $r = upload($t, base => $at, torrent => 'AAAA');
     is($r->{status}, 400, 'database down: a bad torrent is still a 400');
 }
 
