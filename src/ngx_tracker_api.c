@@ -173,8 +173,9 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     u_char                         *p;
     size_t                          size;
     ngx_int_t                       rc;
-    ngx_str_t                       args, raw;
-    ngx_uint_t                      i;
+    ngx_str_t                       args, raw, extra;
+    ngx_uint_t                      i, status;
+    const char                     *message;
     ngx_tracker_pg_stmt_t          *st;
     ngx_tracker_json_body_t         body, *bodyp;
     ngx_tracker_api_invalid_t       invalid;
@@ -258,6 +259,41 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
 
     if (rc == NGX_DECLINED) {
         return ctx->surface->invalid(r, &invalid);
+    }
+
+    if (route->prepare) {
+        ngx_str_null(&extra);
+        status = NGX_HTTP_BAD_REQUEST;
+        message = "Bad request.";
+
+        rc = route->prepare(r, bodyp, &extra, &status, &message);
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_tracker_api_error(r, status, message);
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (extra.len) {
+            /* room for what was sized above, the extra and a comma */
+            p = ngx_pnalloc(r->pool, size + extra.len + 2);
+            if (p == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_memcpy(p, args.data, args.len);
+            args.data = p;
+            p += args.len;
+
+            if (args.len > 1) {
+                *p++ = ',';
+            }
+
+            p = ngx_cpymem(p, extra.data, extra.len);
+            args.len = p - args.data;
+        }
     }
 
     if (raw.len) {

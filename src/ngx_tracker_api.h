@@ -68,6 +68,18 @@ typedef struct {
 #define NGX_TRACKER_API_ZIP      2
 
 
+/*
+ * A route's own step in C between the checks and the SQL (for what SQL
+ * cannot do well: decoding and hashing uploaded files).  NGX_OK: *extra
+ * holds members to add to the arguments ("name":value,... without braces;
+ * may be empty); NGX_DECLINED: the request is refused with *status and
+ * {"error":true,"message":*message}; NGX_ERROR: 500.
+ */
+typedef ngx_int_t (*ngx_tracker_api_prepare_pt)(ngx_http_request_t *r,
+    ngx_tracker_json_body_t *body, ngx_str_t *extra, ngx_uint_t *status,
+    const char **message);
+
+
 typedef struct {
     ngx_uint_t                  methods;      /* NGX_HTTP_GET|... */
     /* segments; "*" matches one segment, given to SQL as "id", "id2" */
@@ -104,6 +116,7 @@ typedef struct {
      * reference puts some of a POST's there); a body is not read.
      */
     unsigned                    query:1;
+    ngx_tracker_api_prepare_pt  prepare;      /* NULL: none */
 } ngx_tracker_api_route_t;
 
 
