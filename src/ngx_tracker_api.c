@@ -25,6 +25,7 @@ typedef struct {
     int                             formats[2];
     u_char                          key_hash[2 * 32 + 1];
     ngx_str_t                       cache_key;  /* set: keep the answer */
+    const ngx_tracker_api_front_t  *front;      /* NULL: /api/v1 itself */
 } ngx_http_tracker_api_ctx_t;
 
 
@@ -33,6 +34,10 @@ static const ngx_tracker_api_route_t *ngx_http_tracker_api_route(
     ngx_uint_t *ncaptures, ngx_uint_t *wrong_method);
 static ngx_int_t ngx_http_tracker_api_run(ngx_http_request_t *r,
     ngx_http_tracker_api_ctx_t *ctx);
+static ngx_int_t ngx_http_tracker_api_query(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args);
+static ngx_int_t ngx_http_tracker_api_fail(ngx_http_tracker_api_ctx_t *ctx,
+    ngx_uint_t status, const char *message);
 static void ngx_http_tracker_api_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tracker_api_key(ngx_http_request_t *r,
     u_char *hash);
@@ -153,10 +158,8 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     ngx_int_t                       rc;
     ngx_str_t                       args, raw;
     ngx_uint_t                      i;
-    ngx_tracker_pg_stmt_t          *st;
     ngx_tracker_json_body_t         body, *bodyp;
     ngx_tracker_api_invalid_t       invalid;
-    ngx_http_tracker_main_conf_t   *tmcf;
     const ngx_tracker_api_route_t  *route;
 
     static const char  *capture_names[] = { "id", "id2" };
@@ -257,8 +260,23 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
         }
     }
 
+    return ngx_http_tracker_api_query(r, ctx, &args);
+}
+
+
+/* the route's statement on the pool; the answer comes in _done() */
+static ngx_int_t
+ngx_http_tracker_api_query(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args)
+{
+    ngx_tracker_pg_stmt_t          *st;
+    ngx_http_tracker_main_conf_t   *tmcf;
+    const ngx_tracker_api_route_t  *route;
+
+    route = ctx->route;
+
     ctx->values[0] = ctx->key_hash[0] ? (const char *) ctx->key_hash : NULL;
-    ctx->values[1] = (const char *) args.data;
+    ctx->values[1] = (const char *) args->data;
 
     st = &ctx->q.stmts[0];
     st->name = route->sql;
@@ -278,13 +296,49 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     }
 
     if (ngx_tracker_pg_run(tmcf->pg, &ctx->q) != NGX_OK) {
-        return ngx_http_tracker_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          "Database unavailable.");
+        return ngx_http_tracker_api_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "Database unavailable.");
     }
 
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_tracker_api_call(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *route, u_char *key_hash, ngx_str_t *args,
+    const ngx_tracker_api_front_t *front)
+{
+    ngx_http_tracker_api_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tracker_api_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->r = r;
+    ctx->route = route;
+    ctx->front = front;
+
+    if (key_hash) {
+        ngx_cpystrn(ctx->key_hash, key_hash, sizeof(ctx->key_hash));
+    }
+
+    return ngx_http_tracker_api_query(r, ctx, args);
+}
+
+
+static ngx_int_t
+ngx_http_tracker_api_fail(ngx_http_tracker_api_ctx_t *ctx, ngx_uint_t status,
+    const char *message)
+{
+    if (ctx->front) {
+        return ctx->front->error(ctx->r, status, message);
+    }
+
+    return ngx_http_tracker_api_error(ctx->r, status, message);
 }
 
 
@@ -480,8 +534,6 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
 static ngx_int_t
 ngx_http_tracker_api_key(ngx_http_request_t *r, u_char *hash)
 {
-    u_char                      md[EVP_MAX_MD_SIZE];
-    unsigned int                mdlen;
     ngx_str_t                   key;
     ngx_uint_t                  h;
     ngx_table_elt_t            *auth;
@@ -518,12 +570,21 @@ ngx_http_tracker_api_key(ngx_http_request_t *r, u_char *hash)
         return NGX_DECLINED;
     }
 
-    if (key.len > NGX_TRACKER_API_MAX_KEY) {
-        /* no key is that long: hash it anyway, it matches nothing */
-        key.len = NGX_TRACKER_API_MAX_KEY;
-    }
+    return ngx_tracker_api_key_hash(&key, hash);
+}
 
-    if (!EVP_Digest(key.data, key.len, md, &mdlen, EVP_sha256(), NULL)) {
+
+ngx_int_t
+ngx_tracker_api_key_hash(ngx_str_t *key, u_char *hash)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    size_t        len;
+    unsigned int  mdlen;
+
+    /* no key is that long: hash it anyway, it matches nothing */
+    len = ngx_min(key->len, NGX_TRACKER_API_MAX_KEY);
+
+    if (!EVP_Digest(key->data, len, md, &mdlen, EVP_sha256(), NULL)) {
         return NGX_ERROR;
     }
 
@@ -554,8 +615,8 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
     res = q->res[0];
 
     if (q->rc == NGX_DECLINED) {
-        rc = ngx_http_tracker_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        "Database unavailable.");
+        rc = ngx_http_tracker_api_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "Database unavailable.");
         goto done;
     }
 
@@ -571,9 +632,9 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
 
         if (rc != NGX_OK) {
             rc = (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                 : ngx_http_tracker_api_error(r,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                              "Internal Error");
+                 : ngx_http_tracker_api_fail(ctx,
+                                             NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                             "Internal Error");
             goto done;
         }
 
@@ -583,9 +644,13 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
         ngx_log_error(NGX_LOG_ERR, c->log, 0, "tracker api: %V",
                       q->rc != NGX_OK ? &q->error
                                       : &(ngx_str_t) ngx_string("bad row"));
-        rc = ngx_http_tracker_api_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        "Internal Error");
+        rc = ngx_http_tracker_api_fail(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "Internal Error");
         goto done;
+    }
+
+    if (ctx->front && ctx->front->result) {
+        ctx->front->result(r, res);
     }
 
     ngx_memcpy(&status, PQgetvalue(res, 0, 0), 4);

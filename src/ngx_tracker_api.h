@@ -157,4 +157,33 @@ ngx_int_t ngx_tracker_api_files(ngx_http_request_t *r, PGresult *res,
     ngx_uint_t kind, ngx_str_t *out);
 
 
+/*
+ * Other front ends on this machinery (ngx_tracker_gazelle.c): they find
+ * the key, pick the SQL function and build its arguments their own way,
+ * then call it here like a route: same key hashing, same pool, same
+ * (status, content_type, disposition, body) answer.  Their errors
+ * (database down, failed statement) are rendered by front->error; a
+ * front->result, when set, sees the result row before it is answered.
+ */
+typedef struct {
+    ngx_int_t                 (*error)(ngx_http_request_t *r,
+                                       ngx_uint_t status,
+                                       const char *message);
+    void                      (*result)(ngx_http_request_t *r,
+                                        PGresult *res);
+} ngx_tracker_api_front_t;
+
+/* hash: 65 bytes, the SHA-256 hex of key and a NUL, as api_keys stores */
+ngx_int_t ngx_tracker_api_key_hash(ngx_str_t *key, u_char *hash);
+
+/*
+ * Runs route->sql with key_hash (NULL or "": no key) and args (a JSON
+ * object, NUL-terminated, in r's pool); returns what a content handler
+ * returns (NGX_DONE while the query runs).
+ */
+ngx_int_t ngx_tracker_api_call(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *route, u_char *key_hash, ngx_str_t *args,
+    const ngx_tracker_api_front_t *front);
+
+
 #endif /* _NGX_TRACKER_API_H_INCLUDED_ */
