@@ -9,7 +9,7 @@
 --   ajax.php?action=top10           gazelle_top10
 --   ajax.php?action=notifications   gazelle_notifications
 --   ajax.php?action=announcements   gazelle_announcements
---   ajax.php?action=download&id=    gazelle_download      (api_torrent_download)
+--   ajax.php?action=download&id=    gazelle_download (api_torrent_download)
 --
 -- Each is called like a JSON API function, (p_key, p_args), with the
 -- query's parameters as strings (read here the way Gazelle's PHP reads
@@ -255,7 +255,7 @@ BEGIN
 END
 $$;
 
--- index ---------------------------------------------------------------------
+-- index --------------------------------------------------------------------
 
 CREATE FUNCTION gazelle_index(p_key text, p_args jsonb)
 RETURNS TABLE (status int, content_type text, disposition text, body bytea,
@@ -296,7 +296,7 @@ BEGIN
 END
 $$;
 
--- user ----------------------------------------------------------------------
+-- user ---------------------------------------------------------------------
 
 -- Ranks are percentiles: the share of users (0-100) below the user's
 -- uploaded, downloaded and upload count.  One pass over users (no index
@@ -415,7 +415,7 @@ BEGIN
 END
 $$;
 
--- usersearch ----------------------------------------------------------------
+-- usersearch ---------------------------------------------------------------
 
 -- The JSON API's user search (exact name, any case: nobody can list
 -- accounts), in Gazelle's page of results.
@@ -462,7 +462,7 @@ BEGIN
 END
 $$;
 
--- browse --------------------------------------------------------------------
+-- browse -------------------------------------------------------------------
 
 -- A page (50) of the JSON API's torrent search, grouped by media as
 -- Gazelle groups torrents: a media's torrents of the page under it, in
@@ -618,7 +618,7 @@ BEGIN
 END
 $$;
 
--- torrent / torrentgroup ------------------------------------------------------
+-- torrent / torrentgroup ---------------------------------------------------
 
 CREATE FUNCTION gazelle_torrent(p_key text, p_args jsonb)
 RETURNS TABLE (status int, content_type text, disposition text, body bytea,
@@ -718,7 +718,7 @@ BEGIN
 END
 $$;
 
--- top10 -----------------------------------------------------------------------
+-- top10 --------------------------------------------------------------------
 
 -- One list of top10: listed torrents, the tag's order (Gazelle's "data"
 -- is size x snatches + half of size x leechers).
@@ -821,7 +821,7 @@ BEGIN
 END
 $$;
 
--- notifications -----------------------------------------------------------------
+-- notifications ------------------------------------------------------------
 
 -- Gazelle notifies of new torrents matching a user's filters; here
 -- notifications are messages.  Each is one result in Gazelle's shape, its
@@ -885,7 +885,7 @@ BEGIN
 END
 $$;
 
--- announcements -------------------------------------------------------------------
+-- announcements ------------------------------------------------------------
 
 -- The five newest announcements that have started (still shown or not),
 -- as Gazelle's news; this site has no blog.
@@ -923,7 +923,7 @@ BEGIN
 END
 $$;
 
--- download ------------------------------------------------------------------------
+-- download -----------------------------------------------------------------
 
 -- The JSON API's download with the caller's passkey in.  Its answer is a
 -- .torrent, so failures are JSON with a 4xx status (a client that expects

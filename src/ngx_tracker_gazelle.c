@@ -21,6 +21,7 @@
 #include "ngx_tracker_module.h"
 #include "ngx_tracker_api.h"
 #include "ngx_tracker_limit.h"
+#include "ngx_tracker_gazelle_token.h"
 
 
 #define NGX_TRACKER_GAZELLE_HASH_LEN      64
@@ -356,14 +357,9 @@ ngx_http_tracker_gazelle_handler(ngx_http_request_t *r)
 }
 
 
-/*
- * "Authorization: Bearer <t>" (RFC 6750), "Authorization: token <t>", or
- * the bare token, as Gazelle forks and their clients variously send it.
- */
 static ngx_int_t
 ngx_http_tracker_gazelle_token(ngx_http_request_t *r, ngx_str_t *token)
 {
-    u_char           *p, *end;
     ngx_table_elt_t  *auth;
 
     auth = r->headers_in.authorization;
@@ -372,39 +368,9 @@ ngx_http_tracker_gazelle_token(ngx_http_request_t *r, ngx_str_t *token)
         return NGX_DECLINED;
     }
 
-    p = auth->value.data;
-    end = p + auth->value.len;
-
-    while (p < end && *p == ' ') {
-        p++;
-    }
-
-    while (end > p && end[-1] == ' ') {
-        end--;
-    }
-
-    if (end - p > 7 && ngx_strncasecmp(p, (u_char *) "Bearer ", 7) == 0) {
-        p += 7;
-
-    } else if (end - p > 6
-               && ngx_strncasecmp(p, (u_char *) "token ", 6) == 0)
-    {
-        p += 6;
-    }
-
-    while (p < end && *p == ' ') {
-        p++;
-    }
-
-    /* an empty value, or another scheme ("Basic ...") */
-    if (p == end || ngx_strlchr(p, end, ' ') != NULL) {
-        return NGX_DECLINED;
-    }
-
-    token->data = p;
-    token->len = end - p;
-
-    return NGX_OK;
+    return ngx_tracker_gazelle_token(auth->value.data,
+                                     auth->value.data + auth->value.len,
+                                     token);
 }
 
 
