@@ -111,17 +111,17 @@ $$;
 
 -- Gazelle's media / format / encoding of a release: here the video
 -- codec is the format; media and encoding have no counterpart
-CREATE FUNCTION gazelle_format(t torrents) RETURNS text
+CREATE FUNCTION gazelle_format(p_codec smallint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(api_search_codec_name(t.video_codec), '')
+    SELECT coalesce(api_search_codec_name(p_codec), '')
 $$;
 
 -- Gazelle's FreeTorrent: 1 freeleech (download not counted), 2 neutral
 -- (neither counted)
-CREATE FUNCTION gazelle_free(t torrents) RETURNS int
+CREATE FUNCTION gazelle_free(p_dl smallint, p_ul smallint) RETURNS int
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN t.dl_percent = 0 AND t.ul_percent = 0 THEN 2
-                WHEN t.dl_percent = 0 THEN 1
+    SELECT CASE WHEN p_dl = 0 AND p_ul = 0 THEN 2
+                WHEN p_dl = 0 THEN 1
                 ELSE 0 END
 $$;
 
@@ -156,7 +156,7 @@ LANGUAGE sql STABLE AS $$
         'id', t.id,
         'infoHash', upper(encode(t.info_hash, 'hex')),
         'media', '',
-        'format', gazelle_format(t),
+        'format', gazelle_format(t.video_codec),
         'encoding', '',
         'remastered', false,
         'remasterYear', 0,
@@ -172,7 +172,7 @@ LANGUAGE sql STABLE AS $$
         'seeders', t.seeders,
         'leechers', t.leechers,
         'snatched', t.completed,
-        'freeTorrent', gazelle_free(t) <> 0,
+        'freeTorrent', gazelle_free(t.dl_percent, t.ul_percent) <> 0,
         'reported', false,
         'time', gazelle_time(t.uploaded_at),
         'description', coalesce(t.description, ''),
@@ -299,8 +299,8 @@ $$;
 -- user ---------------------------------------------------------------------
 
 -- Ranks are percentiles: the share of users (0-100) below the user's
--- uploaded, downloaded and upload count.  One pass over users (no index
--- on the totals: the tracker's flush rewrites them, see 001).
+-- uploaded and downloaded; overall their mean.  One pass over users (no
+-- index on the totals: the tracker's flush rewrites them, see 001).
 CREATE FUNCTION gazelle_user(p_key text, p_args jsonb)
 RETURNS TABLE (status int, content_type text, disposition text, body bytea,
                exempt boolean)
@@ -314,7 +314,6 @@ DECLARE
     n_users bigint;
     r_up    int;
     r_down  int;
-    r_n     int;
     uploads bigint;
 BEGIN
     IF me.id IS NULL THEN
@@ -349,14 +348,6 @@ BEGIN
     INTO n_users, r_up, r_down
     FROM users x;
 
-    SELECT CASE WHEN uploads = 0 THEN 0
-                ELSE (100 * (n_users - count(*) FILTER (WHERE c.n >= uploads))
-                      / greatest(n_users, 1))::int END
-    INTO r_n
-    FROM (SELECT count(*) AS n FROM torrents t
-          WHERE t.uploader_id IS NOT NULL AND api_users_listed(t)
-          GROUP BY t.uploader_id) c;
-
     RETURN QUERY SELECT * FROM gazelle_ok(json_build_object(
         'username', u.username,
         'avatar', '',
@@ -376,12 +367,13 @@ BEGIN
         'ranks', json_build_object(
             'uploaded', r_up,
             'downloaded', r_down,
-            'uploads', r_n,
+            -- per-uploader counts of every torrent: too dear for a rank
+            'uploads', NULL::int,
             'requests', NULL::int,
             'bounty', NULL::int,
             'posts', NULL::int,
             'artists', NULL::int,
-            'overall', (r_up + r_down + r_n) / 3),
+            'overall', (r_up + r_down) / 2),
         'personal', json_build_object(
             'class', gazelle_class(u),
             'paranoia', 0,
@@ -544,58 +536,64 @@ BEGIN
                            'releaseType', CASE WHEN m.movie THEN 'Movie'
                                                ELSE 'Series' END,
                            'groupTime', max(extract(epoch FROM
-                                            x.t_uploaded))::bigint::text,
-                           'maxSize', max((x.t).filesize),
-                           'totalSnatched', sum((x.t).completed),
-                           'totalSeeders', sum((x.t).seeders),
-                           'totalLeechers', sum((x.t).leechers),
+                                            x.uploaded_at))::bigint::text,
+                           'maxSize', max(x.filesize),
+                           'totalSnatched', sum(x.completed),
+                           'totalSeeders', sum(x.seeders),
+                           'totalLeechers', sum(x.leechers),
                            'torrents', json_agg(json_build_object(
-                               'torrentId', (x.t).id,
+                               'torrentId', x.id,
                                'editionId', x.edition,
                                'artists', '[]'::json,
                                'remastered', false,
                                'remasterYear', 0,
                                'remasterCatalogueNumber', '',
-                               'remasterTitle', (x.t).title,
+                               'remasterTitle', x.title,
                                'media', '',
                                'encoding', '',
-                               'format', gazelle_format(x.t),
+                               'format', gazelle_format(x.video_codec),
                                'hasLog', false,
                                'logScore', 0,
                                'hasCue', false,
                                'scene', false,
                                'vanityHouse', false,
-                               'fileCount', jsonb_array_length((x.t).files),
-                               'time', gazelle_time(x.t_uploaded),
-                               'size', (x.t).filesize,
-                               'snatches', (x.t).completed,
-                               'seeders', (x.t).seeders,
-                               'leechers', (x.t).leechers,
-                               'isFreeleech', gazelle_free(x.t) = 1,
-                               'isNeutralLeech', gazelle_free(x.t) = 2,
+                               'fileCount', x.nfiles,
+                               'time', gazelle_time(x.uploaded_at),
+                               'size', x.filesize,
+                               'snatches', x.completed,
+                               'seeders', x.seeders,
+                               'leechers', x.leechers,
+                               'isFreeleech', x.free = 1,
+                               'isNeutralLeech', x.free = 2,
                                'isPersonalFreeleech', false,
                                'canUseToken', false,
                                'hasSnatched', x.snatched) ORDER BY x.n))
                        ELSE json_build_object(
-                           'groupId', min((x.t).id),
-                           'groupName', min((x.t).title),
-                           'torrentId', min((x.t).id),
+                           'groupId', min(x.id),
+                           'groupName', min(x.title),
+                           'torrentId', min(x.id),
                            'tags', '[]'::json,
                            'category', 'Other',
-                           'fileCount', min(jsonb_array_length((x.t).files)),
+                           'fileCount', min(x.nfiles),
                            'groupTime', min(extract(epoch FROM
-                                            x.t_uploaded))::bigint::text,
-                           'size', min((x.t).filesize),
-                           'snatches', min((x.t).completed),
-                           'seeders', min((x.t).seeders),
-                           'leechers', min((x.t).leechers),
-                           'isFreeleech', bool_and(gazelle_free(x.t) = 1),
-                           'isNeutralLeech', bool_and(gazelle_free(x.t) = 2),
+                                            x.uploaded_at))::bigint::text,
+                           'size', min(x.filesize),
+                           'snatches', min(x.completed),
+                           'seeders', min(x.seeders),
+                           'leechers', min(x.leechers),
+                           'isFreeleech', bool_and(x.free = 1),
+                           'isNeutralLeech', bool_and(x.free = 2),
                            'isPersonalFreeleech', false,
                            'canUseToken', false,
                            'hasSnatched', bool_and(x.snatched)) END AS obj
                 FROM (
-                    SELECT o.n, t, t.uploaded_at AS t_uploaded,
+                    -- the columns used: a whole row would bring the
+                    -- stored .torrent along
+                    SELECT o.n, t.id, t.title, t.media_id, t.filesize,
+                           t.completed, t.seeders, t.leechers,
+                           t.video_codec, t.uploaded_at,
+                           jsonb_array_length(t.files) AS nfiles,
+                           gazelle_free(t.dl_percent, t.ul_percent) AS free,
                            coalesce(t.media_id, 't' || t.id) AS gkey,
                            dense_rank() OVER (
                                PARTITION BY coalesce(t.media_id, 't' || t.id)
@@ -609,10 +607,11 @@ BEGIN
                     -- freetorrent: within the page (the search has no
                     -- such filter)
                     WHERE free NOT IN (1, 2, 3)
-                       OR (free = 3 AND gazelle_free(t) <> 0)
-                       OR gazelle_free(t) = free
+                       OR (free = 3
+                           AND gazelle_free(t.dl_percent, t.ul_percent) <> 0)
+                       OR gazelle_free(t.dl_percent, t.ul_percent) = free
                 ) x
-                LEFT JOIN media m ON m.id = (x.t).media_id
+                LEFT JOIN media m ON m.id = x.media_id
                 GROUP BY x.gkey, m.id
             ) g), '[]'::json)), ex);
 END
@@ -731,14 +730,14 @@ LANGUAGE sql STABLE AS $$
         'limit', p_limit,
         'results', coalesce((
             SELECT json_agg(json_build_object(
-                       'torrentId', (l.t).id,
-                       'groupId', coalesce(m.gazelle_id, (l.t).id),
+                       'torrentId', l.id,
+                       'groupId', coalesce(m.gazelle_id, l.id),
                        'artist', '',
-                       'groupName', coalesce(m.title, (l.t).title),
-                       'groupCategory', (l.t).category,
+                       'groupName', coalesce(m.title, l.title),
+                       'groupCategory', l.category,
                        'groupYear', coalesce(m.year, 0),
-                       'remasterTitle', (l.t).title,
-                       'format', gazelle_format(l.t),
+                       'remasterTitle', l.title,
+                       'format', gazelle_format(l.video_codec),
                        'encoding', '',
                        'hasLog', false,
                        'hasCue', false,
@@ -746,32 +745,42 @@ LANGUAGE sql STABLE AS $$
                        'scene', false,
                        'year', coalesce(m.year, 0),
                        'tags', to_json(coalesce(m.genres, '{}')),
-                       'snatched', (l.t).completed,
-                       'seeders', (l.t).seeders,
-                       'leechers', (l.t).leechers,
-                       'data', (l.t).filesize * (l.t).completed
-                               + (l.t).filesize * (l.t).leechers / 2,
-                       'size', (l.t).filesize) ORDER BY l.ord)
+                       'snatched', l.completed,
+                       'seeders', l.seeders,
+                       'leechers', l.leechers,
+                       'data', l.filesize * l.completed
+                               + l.filesize * l.leechers / 2,
+                       'size', l.filesize) ORDER BY l.ord)
             FROM (
-                SELECT x AS t,
-                       row_number() OVER (ORDER BY
+                -- a top-N sort of the few columns shown (no index: the
+                -- tracker rewrites the counters, see 001)
+                SELECT x.id, x.title, x.category, x.media_id,
+                       x.video_codec, x.completed, x.seeders, x.leechers,
+                       x.filesize,
+                       row_number() OVER (ORDER BY x.k DESC, x.id DESC)
+                           AS ord
+                FROM (
+                    SELECT y.id, y.title, y.category, y.media_id,
+                           y.video_codec, y.completed, y.seeders,
+                           y.leechers, y.filesize,
                            CASE p_tag
-                               WHEN 'snatched' THEN x.completed::numeric
-                               WHEN 'seeded' THEN x.seeders::numeric
-                               WHEN 'data' THEN x.filesize::numeric
-                                   * (x.completed + x.leechers / 2.0)
-                               ELSE (x.seeders + x.leechers)::numeric
-                           END DESC, x.id DESC) AS ord
-                FROM torrents x
-                WHERE x.status = 1 AND x.deleted IS NULL AND NOT x.hidden
-                  AND (p_tag <> 'day' OR (x.seeders > 0
-                       AND x.uploaded_at > now() - interval '1 day'))
-                  AND (p_tag <> 'week'
-                       OR x.uploaded_at > now() - interval '7 days')
-                ORDER BY ord
-                LIMIT p_limit
+                               WHEN 'snatched' THEN y.completed::numeric
+                               WHEN 'seeded' THEN y.seeders::numeric
+                               WHEN 'data' THEN y.filesize::numeric
+                                   * (y.completed + y.leechers / 2.0)
+                               ELSE (y.seeders + y.leechers)::numeric
+                           END AS k
+                    FROM torrents y
+                    WHERE y.status = 1 AND y.deleted IS NULL
+                      AND NOT y.hidden
+                      AND (p_tag <> 'day' OR (y.seeders > 0
+                           AND y.uploaded_at > now() - interval '1 day'))
+                      AND (p_tag <> 'week'
+                           OR y.uploaded_at > now() - interval '7 days')
+                    ORDER BY k DESC, y.id DESC
+                    LIMIT p_limit) x
             ) l
-            LEFT JOIN media m ON m.id = (l.t).media_id), '[]'::json))
+            LEFT JOIN media m ON m.id = l.media_id), '[]'::json))
 $$;
 
 CREATE FUNCTION gazelle_top10(p_key text, p_args jsonb)

@@ -323,10 +323,16 @@ failure(req('action=browse&searchstr=' . ('x' x 600), as => 'alice'),
          'user: Gazelle time format');
     is($r->{stats}{ratio}, 3, 'user: ratio');
     shape($r->{ranks}, { uploaded => 'n', downloaded => 'n',
-        uploads => 'n', requests => 'z', bounty => 'z', posts => 'z',
+        uploads => 'z', requests => 'z', bounty => 'z', posts => 'z',
         artists => 'z', overall => 'n' }, 'user ranks');
     # uploaded: 3000 beats 10, 0, 0 of 4 users
     is($r->{ranks}{uploaded}, 75, 'user: upload rank is a percentile');
+    is($r->{ranks}{downloaded}, 75, 'user: download rank (1000 > 500, 0, 0)');
+    is($r->{ranks}{overall}, 75, 'user: overall rank, their mean');
+    my $c = success(req("action=user&id=$uid{carol}", as => 'alice'),
+                    'user, ranks of another');
+    is_deeply([@{ $c->{ranks} }{qw(uploaded downloaded overall)}],
+              [0, 50, 25], 'user: ranks of a user with less');
     shape($r->{personal}, { class => 's', paranoia => 'n',
         paranoiaText => 's', donor => 'b', warned => 'b', enabled => 'b',
         passkey => 's' }, 'user personal');
