@@ -125,9 +125,12 @@ static const ngx_tracker_api_param_t  ngx_tracker_gazelle_top10_params[] = {
 };
 
 
+/*
+ * Only pattern (the action), sql, params and kind are read here: every
+ * action takes any method and needs a token, which the handler checks.
+ */
 #define ngx_tracker_gazelle_action(name, fn, p)                               \
-    { .methods = NGX_HTTP_GET|NGX_HTTP_POST, .pattern = name,                 \
-      .auth = NGX_TRACKER_API_AUTH_REQUIRED,                                  \
+    { .pattern = name,                                                        \
       .sql = "SELECT status, content_type, disposition, body, exempt "       \
              "FROM " fn "($1, $2)",                                           \
       .params = p, .kind = NGX_TRACKER_API_JSON }
@@ -154,8 +157,7 @@ static const ngx_tracker_api_route_t  ngx_tracker_gazelle_actions[] = {
                                ngx_tracker_gazelle_no_params),
 
     /* the .torrent itself: the JSON API's TORRENT answer */
-    { .methods = NGX_HTTP_GET|NGX_HTTP_POST, .pattern = "download",
-      .auth = NGX_TRACKER_API_AUTH_REQUIRED,
+    { .pattern = "download",
       .sql = NGX_TRACKER_API_SQL_FILES("gazelle_download"),
       .params = ngx_tracker_gazelle_id_params,
       .kind = NGX_TRACKER_API_TORRENT },
@@ -258,7 +260,7 @@ ngx_http_tracker_gazelle_handler(ngx_http_request_t *r)
     const ngx_tracker_api_route_t        *route;
     ngx_http_tracker_gazelle_loc_conf_t  *glcf;
 
-    const char  **name;
+    const char   *message, **name;
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -297,16 +299,18 @@ ngx_http_tracker_gazelle_handler(ngx_http_request_t *r)
     }
 
     if (route->pattern == NULL) {
+        message = "bad action";
+
         for (name = ngx_tracker_gazelle_unimplemented; *name; name++) {
             if (action.len == ngx_strlen(*name)
                 && ngx_strncmp(action.data, *name, action.len) == 0)
             {
-                return ngx_http_tracker_gazelle_failure(r, NGX_HTTP_OK,
-                                                  "action not implemented");
+                message = "action not implemented";
+                break;
             }
         }
 
-        return ngx_http_tracker_gazelle_failure(r, NGX_HTTP_OK, "bad action");
+        return ngx_http_tracker_gazelle_failure(r, NGX_HTTP_OK, message);
     }
 
     /* {<parameters>,"strict":b,"exempt":"<permission>"} */
