@@ -35,6 +35,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_tracker_api_run(ngx_http_request_t *r,
     ngx_http_tracker_api_ctx_t *ctx);
+static ngx_int_t ngx_http_tracker_api_query(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args);
 static void ngx_http_tracker_api_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tracker_api_key(ngx_http_request_t *r,
     const ngx_str_t *arg, u_char *hash);
@@ -53,10 +55,10 @@ static ngx_str_t  ngx_http_tracker_api_cookie = ngx_string("cookie_ssid");
 
 
 static const ngx_tracker_api_surface_t  ngx_http_tracker_api_json = {
-    ngx_tracker_api_tables,
-    ngx_null_string,
-    ngx_http_tracker_api_error,
-    ngx_http_tracker_api_invalid
+    .tables = ngx_tracker_api_tables,
+    .key_arg = ngx_null_string,
+    .error = ngx_http_tracker_api_error,
+    .invalid = ngx_http_tracker_api_invalid
 };
 
 
@@ -176,10 +178,8 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     ngx_str_t                       args, raw, extra;
     ngx_uint_t                      i, status;
     const char                     *message;
-    ngx_tracker_pg_stmt_t          *st;
     ngx_tracker_json_body_t         body, *bodyp;
     ngx_tracker_api_invalid_t       invalid;
-    ngx_http_tracker_main_conf_t   *tmcf;
     const ngx_tracker_api_route_t  *route;
 
     static const char  *capture_names[] = { "id", "id2" };
@@ -269,7 +269,7 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
         rc = route->prepare(r, bodyp, &extra, &status, &message);
 
         if (rc == NGX_DECLINED) {
-            return ngx_http_tracker_api_error(r, status, message);
+            return ctx->surface->error(r, status, message);
         }
 
         if (rc != NGX_OK) {
@@ -317,8 +317,23 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
         }
     }
 
+    return ngx_http_tracker_api_query(r, ctx, &args);
+}
+
+
+/* the route's statement on the pool; the answer comes in _done() */
+static ngx_int_t
+ngx_http_tracker_api_query(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args)
+{
+    ngx_tracker_pg_stmt_t          *st;
+    ngx_http_tracker_main_conf_t   *tmcf;
+    const ngx_tracker_api_route_t  *route;
+
+    route = ctx->route;
+
     ctx->values[0] = ctx->key_hash[0] ? (const char *) ctx->key_hash : NULL;
-    ctx->values[1] = (const char *) args.data;
+    ctx->values[1] = (const char *) args->data;
 
     st = &ctx->q.stmts[0];
     st->name = route->sql;
@@ -345,6 +360,30 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_tracker_api_call(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *route, u_char *key_hash, ngx_str_t *args,
+    const ngx_tracker_api_surface_t *surface)
+{
+    ngx_http_tracker_api_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tracker_api_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->r = r;
+    ctx->route = route;
+    ctx->surface = surface;
+
+    if (key_hash) {
+        ngx_cpystrn(ctx->key_hash, key_hash, sizeof(ctx->key_hash));
+    }
+
+    return ngx_http_tracker_api_query(r, ctx, args);
 }
 
 
@@ -544,8 +583,6 @@ static ngx_int_t
 ngx_http_tracker_api_key(ngx_http_request_t *r, const ngx_str_t *arg,
     u_char *hash)
 {
-    u_char                      md[EVP_MAX_MD_SIZE];
-    unsigned int                mdlen;
     ngx_str_t                   key, raw;
     ngx_uint_t                  h;
     ngx_table_elt_t            *auth;
@@ -603,12 +640,21 @@ ngx_http_tracker_api_key(ngx_http_request_t *r, const ngx_str_t *arg,
         return NGX_DECLINED;
     }
 
-    if (key.len > NGX_TRACKER_API_MAX_KEY) {
-        /* no key is that long: hash it anyway, it matches nothing */
-        key.len = NGX_TRACKER_API_MAX_KEY;
-    }
+    return ngx_tracker_api_key_hash(&key, hash);
+}
 
-    if (!EVP_Digest(key.data, key.len, md, &mdlen, EVP_sha256(), NULL)) {
+
+ngx_int_t
+ngx_tracker_api_key_hash(ngx_str_t *key, u_char *hash)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    size_t        len;
+    unsigned int  mdlen;
+
+    /* no key is that long: hash it anyway, it matches nothing */
+    len = ngx_min(key->len, NGX_TRACKER_API_MAX_KEY);
+
+    if (!EVP_Digest(key->data, len, md, &mdlen, EVP_sha256(), NULL)) {
         return NGX_ERROR;
     }
 
@@ -670,6 +716,10 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
         rc = ctx->surface->error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                  "Internal Error");
         goto done;
+    }
+
+    if (ctx->surface->result) {
+        ctx->surface->result(r, res);
     }
 
     ngx_memcpy(&status, PQgetvalue(res, 0, 0), 4);

@@ -177,6 +177,9 @@ typedef struct {
     ngx_str_t                   key_arg;      /* empty: Bearer or ssid */
     ngx_tracker_api_error_pt    error;
     ngx_tracker_api_invalid_pt  invalid;
+    /* NULL, or sees the result row before it is answered */
+    void                      (*result)(ngx_http_request_t *r,
+                                        PGresult *res);
 } ngx_tracker_api_surface_t;
 
 ngx_int_t ngx_tracker_api_serve(ngx_http_request_t *r,
@@ -209,6 +212,27 @@ ngx_int_t ngx_tracker_api_body(ngx_http_request_t *r,
  */
 ngx_int_t ngx_tracker_api_files(ngx_http_request_t *r, PGresult *res,
     ngx_uint_t kind, ngx_str_t *out);
+
+
+/*
+ * A front end with its own dispatch (ngx_tracker_gazelle.c) finds the key,
+ * picks the route and builds its arguments its own way, then runs it here:
+ * same key hashing, same pool, same (status, content_type, disposition,
+ * body) answer; its surface renders the errors (tables, key_arg and invalid
+ * are not used) and its result hook, when set, sees the result row first.
+ */
+
+/* hash: 65 bytes, the SHA-256 hex of key and a NUL, as api_keys stores */
+ngx_int_t ngx_tracker_api_key_hash(ngx_str_t *key, u_char *hash);
+
+/*
+ * Runs route->sql with key_hash (NULL or "": no key) and args (a JSON
+ * object, NUL-terminated, in r's pool); returns what a content handler
+ * returns (NGX_DONE while the query runs).
+ */
+ngx_int_t ngx_tracker_api_call(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *route, u_char *key_hash, ngx_str_t *args,
+    const ngx_tracker_api_surface_t *surface);
 
 
 #endif /* _NGX_TRACKER_API_H_INCLUDED_ */

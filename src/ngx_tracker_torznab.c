@@ -120,18 +120,18 @@ static const ngx_tracker_api_route_t  *ngx_tracker_rss_tables[] = {
 
 
 static const ngx_tracker_api_surface_t  ngx_tracker_torznab_surface = {
-    ngx_tracker_torznab_tables,
-    ngx_string("apikey"),
-    ngx_tracker_torznab_error,
-    ngx_tracker_torznab_invalid
+    .tables = ngx_tracker_torznab_tables,
+    .key_arg = ngx_string("apikey"),
+    .error = ngx_tracker_torznab_error,
+    .invalid = ngx_tracker_torznab_invalid
 };
 
 /* public feeds: any key sent is ignored by api_rss */
 static const ngx_tracker_api_surface_t  ngx_tracker_rss_surface = {
-    ngx_tracker_rss_tables,
-    ngx_null_string,
-    ngx_tracker_rss_error,
-    ngx_tracker_rss_invalid
+    .tables = ngx_tracker_rss_tables,
+    .key_arg = ngx_null_string,
+    .error = ngx_tracker_rss_error,
+    .invalid = ngx_tracker_rss_invalid
 };
 
 
