@@ -8,6 +8,9 @@
 #   bench/udp.sh [seconds=10] [runs=3] [udp_load options...]
 #   ONLY_OURS=1 bench/udp.sh 10 1
 #
+# BENCH_UDP_EXTRA adds directives to the stream server (e.g.
+# "tracker_udp_batch 0;" for nginx's one-session-per-datagram path).
+#
 # Ports: BENCH_UDP_PORT (19360) for ngx_tracker (HTTP status one above),
 # OT_PORT (19350) for opentracker.  Runs alternate between the two; prints
 # the median of each.
@@ -53,6 +56,7 @@ stream {
     server {
         listen 127.0.0.1:$port udp ${BENCH_REUSEPORT-reuseport};
         tracker_udp swarm;
+        ${BENCH_UDP_EXTRA:-}
     }
 }
 CONF
