@@ -381,7 +381,7 @@ ngx_stream_tracker_udp_read(ngx_event_t *ev)
     /* level-triggered: whatever is left after the last round wakes us */
     for (round = 0; round < NGX_STREAM_TRACKER_UDP_ROUNDS; round++) {
 
-        n = ngx_tracker_udp_batch_recv(b, dg.ls);
+        n = ngx_tracker_udp_batch_recv(b, dg.ls, tscf->batch);
 
         if (n <= 0) {
             return;

@@ -65,7 +65,8 @@ ngx_tracker_udp_batch_create(ngx_pool_t *pool, ngx_uint_t n)
 
 
 ngx_int_t
-ngx_tracker_udp_batch_recv(ngx_tracker_udp_batch_t *b, ngx_listening_t *ls)
+ngx_tracker_udp_batch_recv(ngx_tracker_udp_batch_t *b, ngx_listening_t *ls,
+    ngx_uint_t max)
 {
     int             n;
     ngx_err_t       err;
@@ -73,9 +74,10 @@ ngx_tracker_udp_batch_recv(ngx_tracker_udp_batch_t *b, ngx_listening_t *ls)
     struct msghdr  *msg;
 
     b->nout = 0;
+    max = ngx_min(max, b->n);
 
     /* the kernel wrote the lengths of the last batch over these */
-    for (i = 0; i < b->n; i++) {
+    for (i = 0; i < max; i++) {
         msg = &b->in[i].msg_hdr;
 
         b->in_iov[i].iov_base = b->in_buf + i * NGX_TRACKER_UDP_IO_IN;
@@ -97,7 +99,7 @@ ngx_tracker_udp_batch_recv(ngx_tracker_udp_batch_t *b, ngx_listening_t *ls)
         }
     }
 
-    n = recvmmsg(ls->fd, b->in, b->n, MSG_DONTWAIT, NULL);
+    n = recvmmsg(ls->fd, b->in, max, MSG_DONTWAIT, NULL);
 
     if (n == -1) {
         err = ngx_socket_errno;
@@ -170,7 +172,9 @@ ngx_tracker_udp_batch_datagram(ngx_tracker_udp_batch_t *b, ngx_uint_t i,
     }
 
     if (peer->local_socklen == 0) {
+        /* the reply then goes out without a source address */
         peer->local_sockaddr = NULL;
+        msg->msg_controllen = 0;
     }
 
     return b->in_buf + i * NGX_TRACKER_UDP_IO_IN;

@@ -50,11 +50,11 @@ ngx_tracker_udp_batch_t *ngx_tracker_udp_batch_create(ngx_pool_t *pool,
     ngx_uint_t n);
 
 /*
- * Reads up to the batch's size from ls; returns how many (0: none ready),
- * NGX_ERROR on a socket error (logged).
+ * Reads up to max datagrams (and the batch's size) from ls; returns how
+ * many (0: none ready), NGX_ERROR on a socket error (logged).
  */
 ngx_int_t ngx_tracker_udp_batch_recv(ngx_tracker_udp_batch_t *b,
-    ngx_listening_t *ls);
+    ngx_listening_t *ls, ngx_uint_t max);
 
 /* datagram i: its bytes, its addresses, and the buffer for its reply */
 u_char *ngx_tracker_udp_batch_datagram(ngx_tracker_udp_batch_t *b,
