@@ -28,7 +28,7 @@ sub q1 { my @r = PgTest::psql($db, shift); return $r[0] }
 # name => [disabled, can_leech]
 my %users = (
     alice => [0, 1], bob => [1, 1], carol => [0, 0], dave => [0, 1],
-    erin => [0, 1], frank => [0, 1], gina => [0, 1],
+    erin => [0, 1], frank => [0, 1], gina => [0, 1], hank => [0, 1],
 );
 my %key = map { $_ => substr(unpack('H*', sha1("key-$_")), 0, 32) }
           keys %users;
@@ -276,6 +276,25 @@ is(totals('dave', 'session'), "77\t5\t77\t5\t0",
 
 like($n->error_log, qr/^(?!.*\[(alert|crit|emerg)\])/s,
      'no alerts in the error log');
+
+# --- the database goes away: the cache keeps serving, misses are refused ---
+
+PgTest::stop_server();
+is(udp_error(user => 'hank', torrent => 't1', peer => 51),
+   'tracker database unavailable, retry later',
+   'database down: an uncached passkey is refused for now');
+ok($n->udp_counter('lookup_failures') >= 1, '... counted');
+$r = udp(user => 'alice', torrent => 't1', peer => 11, left => 0);
+is($r && $r->{action}, 1, '... a cached one is still served');
+PgTest::start_server();
+
+my $back;
+for (1 .. 100) {
+    $back = udp_error(user => 'hank', torrent => 't1', peer => 51);
+    last if $back eq 'none';
+    sleep 0.1;
+}
+is($back, 'none', 'database back: the passkey is looked up again');
 
 $n->stop;
 done_testing();
