@@ -6,12 +6,13 @@
  *
  *   udp_load [-t threads] [-s sockets/thread] [-w window/socket]
  *            [-d seconds] [-W warmup seconds] [-T torrents] [-P peers]
- *            [-c connect %] [-S seeder %] [-n numwant] host port
+ *            [-c connect %] [-S seeder %] [-n numwant] [-u url] host port
  *
  * Torrents are sha1("bench-torrent-<i>"), i < T, picked Zipf-like: the
  * hashes ../shared/bench whitelists in opentracker.  During the warm-up
  * every peer announces "started" (so swarms have peers); the measured run
- * then re-announces random peers.  Last line:
+ * then re-announces random peers.  -u appends BEP 41 URL data to every
+ * announce (e.g. "/announce/<passkey>" for a private tracker).  Last line:
  *
  *   RESULT announce_rps=.. connect_rps=.. errors=.. malformed=.. lost=..
  *
@@ -85,6 +86,8 @@ static int                      duration = 10, warmup = 3;
 static uint32_t                 ntorrents = 10000, npeers_total = 20000;
 static int                      connect_pct = 10, seeder_pct = 80;
 static int                      numwant = 30;
+static unsigned char            url_opts[300];   /* BEP 41 options */
+static size_t                   url_opts_len;
 static atomic_int               phase;  /* 0 warm-up, 1 measure, 2 stop */
 
 
@@ -144,7 +147,7 @@ get32(const unsigned char *p)
 static void
 send_request(worker_t *w, sock_t *s, int k)
 {
-    unsigned char   buf[98];
+    unsigned char   buf[98 + sizeof(url_opts)];
     size_t          len;
     uint32_t        tid, event;
     peer_t         *p;
@@ -184,7 +187,8 @@ send_request(worker_t *w, sock_t *s, int k)
         put32(buf + 92, (uint32_t) numwant);
         buf[96] = p->port >> 8;
         buf[97] = (unsigned char) p->port;
-        len = 98;
+        memcpy(buf + 98, url_opts, url_opts_len);
+        len = 98 + url_opts_len;
         sl->type = 1;
     }
 
@@ -373,8 +377,35 @@ usage(void)
 {
     fprintf(stderr, "usage: udp_load [-t threads] [-s sockets] [-w window] "
             "[-d secs] [-W warmup] [-T torrents] [-P peers] [-c connect%%] "
-            "[-S seeder%%] [-n numwant] host port\n");
+            "[-S seeder%%] [-n numwant] [-u url] host port\n");
     exit(2);
+}
+
+
+/* BEP 41: URL data (type 2) in chunks of up to 255 bytes, then end (0) */
+static void
+set_url(const char *url)
+{
+    size_t  n, left;
+
+    left = strlen(url);
+    url_opts_len = 0;
+
+    if (left > 255 * 2) {
+        usage();
+    }
+
+    while (left) {
+        n = left > 255 ? 255 : left;
+        url_opts[url_opts_len++] = 2;
+        url_opts[url_opts_len++] = (unsigned char) n;
+        memcpy(url_opts + url_opts_len, url, n);
+        url_opts_len += n;
+        url += n;
+        left -= n;
+    }
+
+    url_opts[url_opts_len++] = 0;
 }
 
 
@@ -390,7 +421,7 @@ main(int argc, char **argv)
     pthread_t        *th;
     struct addrinfo   hints, *ai;
 
-    while ((opt = getopt(argc, argv, "t:s:w:d:W:T:P:c:S:n:")) != -1) {
+    while ((opt = getopt(argc, argv, "t:s:w:d:W:T:P:c:S:n:u:")) != -1) {
         switch (opt) {
         case 't': nthreads = atoi(optarg); break;
         case 's': nsocks = atoi(optarg); break;
@@ -402,6 +433,7 @@ main(int argc, char **argv)
         case 'c': connect_pct = atoi(optarg); break;
         case 'S': seeder_pct = atoi(optarg); break;
         case 'n': numwant = atoi(optarg); break;
+        case 'u': set_url(optarg); break;
         default: usage();
         }
     }

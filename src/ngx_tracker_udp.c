@@ -130,8 +130,9 @@ static void ngx_stream_tracker_udp_handler(ngx_stream_session_t *s);
 static void ngx_stream_tracker_udp_read(ngx_event_t *ev);
 static size_t ngx_stream_tracker_udp_answer(ngx_stream_tracker_udp_dgram_t *dg,
     u_char *out);
-static size_t ngx_stream_tracker_udp_connect(ngx_stream_tracker_udp_dgram_t *dg,
-    ngx_tracker_udp_req_t *req, u_char *out);
+static size_t ngx_stream_tracker_udp_connect(
+    ngx_stream_tracker_udp_dgram_t *dg, ngx_tracker_udp_req_t *req,
+    u_char *out);
 static size_t ngx_stream_tracker_udp_announce(
     ngx_stream_tracker_udp_dgram_t *dg, ngx_tracker_udp_req_t *req,
     u_char *out);
@@ -145,8 +146,9 @@ static void ngx_stream_tracker_udp_private_account(
     ngx_stream_tracker_udp_dgram_t *dg, ngx_tracker_udp_req_t *req,
     ngx_tracker_announce_t *a, ngx_tracker_user_t *user,
     ngx_tracker_torrent_info_t *torrent);
-static ngx_int_t ngx_stream_tracker_udp_park(ngx_stream_tracker_udp_dgram_t *dg,
-    ngx_str_t *passkey, u_char *info_hash);
+static ngx_int_t ngx_stream_tracker_udp_park(
+    ngx_stream_tracker_udp_dgram_t *dg, ngx_str_t *passkey,
+    u_char *info_hash);
 static void ngx_stream_tracker_udp_resume(void *data, ngx_int_t rc);
 static size_t ngx_stream_tracker_udp_check_connid(
     ngx_stream_tracker_udp_dgram_t *dg, ngx_tracker_udp_req_t *req,
