@@ -32,7 +32,9 @@
  * waiter owns copies of everything it needs and is never freed, so the
  * callback is safe whatever happened to the session (or the batch) that
  * saw the datagram; a closed socket (reload, shutdown) just drops the
- * reply, which UDP clients retry anyway.
+ * reply, which UDP clients retry anyway.  (Answering a miss with an error
+ * reply, "try again", would be simpler but clients show error replies as
+ * tracker failures and come back only after their retry interval.)
  *
  * The swarm functions live in ngx_http_tracker_module.so, which nginx loads
  * with RTLD_GLOBAL before this module (load_module order), so both modules
