@@ -47,6 +47,12 @@
 #define NGX_TRACKER_GCRA_PEEK         1      /* check only */
 #define NGX_TRACKER_GCRA_CHARGE       2      /* charge, never refuse */
 
+#if (defined __GNUC__ || defined __clang__)
+#define ngx_tracker_limit_prefetch(p)  __builtin_prefetch(p)
+#else
+#define ngx_tracker_limit_prefetch(p)
+#endif
+
 
 /*
  * One record type for limiter keys, offence counters and bans, kept in
@@ -842,6 +848,15 @@ ngx_tracker_limit_ref(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
     ref->hash = ngx_murmur_hash2(ref->key, ref->len);
     /* top bits pick the shard, low bits the bucket */
     ref->shard = &z->sh->shards[(ref->hash >> 24) % NGX_TRACKER_LIMIT_SHARDS];
+
+    /*
+     * The bucket's head is most of a lookup's cost (a cache miss, as the
+     * profile shows): start loading it now, so that the miss overlaps the
+     * lock's.  The table's address and mask never change after the zone's
+     * creation, so reading them without the lock is safe.
+     */
+    ngx_tracker_limit_prefetch(
+                &ref->shard->table.buckets[ref->hash & ref->shard->table.mask]);
 }
 
 
