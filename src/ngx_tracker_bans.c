@@ -267,8 +267,8 @@ ngx_tracker_bans_loaded(ngx_tracker_pg_query_t *q)
     res = q->res[0];
     n = PQntuples(res);
 
-    pool = ngx_create_pool(ngx_max(1024, n * sizeof(ngx_tracker_ban_t) + 256),
-                           ngx_cycle->log);
+    /* a long list is one large block of the pool */
+    pool = ngx_create_pool(1024, ngx_cycle->log);
     if (pool == NULL) {
         goto again;
     }
