@@ -55,7 +55,8 @@ DEB_PKGS     := nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev 
                 libtest-base-perl libtext-diff-perl libtest-longstring-perl \
                 libwww-perl libhttp-message-perl libipc-run-perl liburi-perl \
                 liblist-moreutils-perl python3 python3-libtorrent curl \
-                clang libclang-rt-14-dev postgresql
+                clang libclang-rt-14-dev postgresql \
+                libxml2-utils
 # (pg_trgm and pgcrypto ship in Debian 12's postgresql-15 itself:
 # postgresql-contrib is only a transitional name for it)
 
@@ -121,12 +122,11 @@ run: deps $(MODULE) $(UDP_MODULE) stop-nginx db
 	    conf.example > $(RUN)/conf/nginx.conf
 	$(NGINX) -p $(RUN)/ -c conf/nginx.conf -t -q
 	$(NGINX) -p $(RUN)/ -c conf/nginx.conf
-	@# demo.sql's fixed keys; the passkey is read back from the database
+	@# demo.sql's fixed keys; the passkey and ids are read back
 	@{ echo "BASE_URL=http://127.0.0.1:$(PORT)"; \
 	   echo "DEMO_API_KEY=86ca0245fa5dd60dc56398dfd6a5e0b21153937851a03421e4f93e02b887b236"; \
 	   echo "DEMO_ADMIN_API_KEY=eeb2b79ed348545a60b8fd21f1f4e2bb8e27207a861681fbea69b11c3fc7aa60"; \
-	   echo "DEMO_PASSKEY=$$(psql -X -At -d '$(PG_CONN)' -c \
-	       "SELECT torrent_key FROM users WHERE username = 'demo'")"; \
+	   psql -X -At -d '$(PG_CONN)' -f sql/demo_env.sql; \
 	   echo "DATABASE_URL='$(PG_CONN)'"; } > $(RUN)/demo.env
 	@echo
 	@echo "ngx_tracker is running, with PostgreSQL"

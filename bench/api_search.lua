@@ -1,24 +1,31 @@
 -- bench/api_search.lua: wrk script for bench/api_search.sh.  Each thread
--- cycles through the search paths in SEARCH_PATHS (separated by "|");
--- every answer must be a 200 with a results array, or it counts as bad.
+-- cycles through the paths in SEARCH_PATHS (separated by "|"), an "{id}"
+-- in a path replaced by a random number in 1..ID_MAX; every answer must be
+-- a 200 whose body matches CHECK (default: a results array), or it counts
+-- as bad.
 
 local paths = {}
 local bad = 0
 local n = 0
+local id_max = tonumber(os.getenv("ID_MAX") or "1")
+local check = os.getenv("CHECK") or '"results" *: *%['
 
 function init(args)
     for p in string.gmatch(os.getenv("SEARCH_PATHS") or "", "[^|]+") do
         paths[#paths + 1] = p
     end
+    math.randomseed(os.time() + #tostring({}))
 end
 
 function request()
     n = n + 1
-    return wrk.format("GET", paths[(n - 1) % #paths + 1])
+    local p = string.gsub(paths[(n - 1) % #paths + 1], "{id}",
+                          tostring(math.random(id_max)))
+    return wrk.format("GET", p)
 end
 
 function response(status, headers, body)
-    if status ~= 200 or not string.find(body, '"results" *: *%[') then
+    if status ~= 200 or not string.find(body, check) then
         bad = bad + 1
     end
 end

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# bench/api_search.sh - GET /api/v1/torrents/search throughput and p99 at
+# bench/api_search.sh - GET /api/v1/torrents/search (and, with
+# ENDPOINT=torrent, GET /api/v1/torrents/<random id>) throughput and p99 at
 # 100k torrents (10k media, 1k groups, 5k users: bench/api_search_data.sql),
 # next to pgbench running the same SQL function at the same concurrency.
 #
 #   bench/api_search.sh [seconds=10] [connections=64] [runs=3]
+#   ENDPOINT=torrent bench/api_search.sh 10 64 3
 #
 # Starts a throwaway PostgreSQL (build/bench-pg-search, BENCH_PG_PORT,
 # default 15439; the data is generated once, FRESH_DATA=1 rebuilds it) and
@@ -60,6 +62,16 @@ args=(
 )
 
 scripts=()
+if [ "${ENDPOINT:-search}" = torrent ]; then
+    # one random torrent of the 100k per request (ids 1..100000)
+    paths=("/api/v1/torrents/{id}")
+    f=$prefix/pgbench-torrent.sql
+    printf '%s\n' '\set i random(1, 100000)' \
+        "SELECT status, content_type, disposition, body FROM" \
+        "api_torrent(NULL, jsonb_build_object('id', :i::text));" > "$f"
+    scripts=(-f "$f")
+    export ID_MAX=100000 CHECK='"infohash"'
+else
 for i in "${!args[@]}"; do
     f=$prefix/pgbench-$i.sql
     # a space after each colon: pgbench would take ":name" for a variable
@@ -67,10 +79,11 @@ for i in "${!args[@]}"; do
          "api_torrents_search(NULL, '${args[$i]//\":/\": }');" > "$f"
     scripts+=(-f "$f")
 done
+fi
 
 base=http://127.0.0.1:$port
 for p in "${paths[@]}"; do      # warm up, and fail early on a bad answer
-    curl -fsS "$base$p" | grep -Eq '"results" ?: ?\[' \
+    curl -fsS "$base${p/\{id\}/1}" | grep -Eq "${CHECK:-\"results\" ?: ?\[}" \
         || { echo "bad answer from $p" >&2; exit 1; }
 done
 

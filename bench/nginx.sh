@@ -3,7 +3,8 @@
 # A benchmark nginx: the module in open mode (/announce), 2 workers, logs
 # off.  With BENCH_DB=<conninfo> also the private tracker on
 # /<passkey>/announce (same swarm zone; BENCH_PRIVATE=0: not that) and
-# the JSON API on /api/v1/ with a 1m answer cache.
+# the JSON API on /api/v1/ with a 1m answer cache, Torznab on
+# /api/torznab/ and the RSS feeds on /api/rss/.
 # BENCH_HTTP_EXTRA and BENCH_ANNOUNCE_EXTRA: directives added to the http
 # block and to location /announce (bench/limit.sh uses them).
 set -euo pipefail
@@ -20,7 +21,9 @@ start)
     if [ -n "${BENCH_DB:-}" ]; then
         private="tracker_database \"$BENCH_DB\" pool=${BENCH_POOL:-4} queue=4096;
     tracker_api_cache_zone bench_api:1m;"
-        api_loc="location /api/v1/ { tracker_api; }"
+        api_loc="location /api/v1/ { tracker_api; }
+        location /api/torznab/ { tracker_torznab; }
+        location /api/rss/ { tracker_rss; }"
     fi
     if [ -n "${BENCH_DB:-}" ] && [ "${BENCH_PRIVATE:-1}" = 1 ]; then
         private="$private

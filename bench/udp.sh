@@ -7,6 +7,17 @@
 #
 #   bench/udp.sh [seconds=10] [runs=3] [udp_load options...]
 #   ONLY_OURS=1 bench/udp.sh 10 1
+#   UDP_PRIVATE=1 bench/udp.sh 10 3
+#
+# UDP_PRIVATE=1 compares ngx_tracker with itself instead: open mode against
+# a tracker_udp_private server on the same nginx and swarm zone, the
+# announces carrying /announce/<passkey> as BEP 41 URL data.  It starts a
+# throwaway PostgreSQL (build/bench-udp-pg, BENCH_PG_PORT, 15436) with the
+# load's 10,000 torrents and one user registered; every private announce
+# is checked against the cache and appends an accounting delta.
+#
+# BENCH_UDP_EXTRA adds directives to the stream server (e.g.
+# "tracker_udp_batch 0;" for nginx's one-session-per-datagram path).
 #
 # Ports: BENCH_UDP_PORT (19360) for ngx_tracker (HTTP status one above),
 # OT_PORT (19350) for opentracker.  Runs alternate between the two; prints
@@ -20,6 +31,12 @@ secs=${1:-10} runs=${2:-3}
 shift $(( $# > 2 ? 2 : $# ))
 load_opts=("$@")
 prefix=$top/build/bench-udp
+private=${UDP_PRIVATE:-0}
+passkey=0123456789abcdef0123456789abcdef
+pgdir=$top/build/bench-udp-pg pgport=${BENCH_PG_PORT:-15436}
+http_private= stream_private=
+ours_name=ngx_tracker
+[ "$private" = 1 ] && ONLY_OURS=0 ours_name=open
 export PEERS_DIR=${PEERS_DIR:-$top/build/peers}
 
 make -s -C "$top" all >/dev/null
@@ -44,6 +61,7 @@ http {
     client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;
     uwsgi_temp_path tmp; scgi_temp_path tmp;
     tracker_swarm_zone swarm:256m;
+    $http_private
     server {
         listen 127.0.0.1:$((port + 1));
         location = /status { tracker_status swarm; }
@@ -53,7 +71,9 @@ stream {
     server {
         listen 127.0.0.1:$port udp ${BENCH_REUSEPORT-reuseport};
         tracker_udp swarm;
+        ${BENCH_UDP_EXTRA:-}
     }
+    $stream_private
 }
 CONF
     stop_ours
@@ -73,7 +93,11 @@ stop_ours() {
 
 cleanup() {
     stop_ours
-    [ "${ONLY_OURS:-0}" = 1 ] || "$harness/peers.sh" stop >/dev/null 2>&1 || true
+    if [ "$private" = 1 ]; then
+        "$top/sql/pg.sh" stop "$pgdir" >/dev/null 2>&1 || true
+    elif [ "${ONLY_OURS:-0}" != 1 ]; then
+        "$harness/peers.sh" stop >/dev/null 2>&1 || true
+    fi
 }
 trap cleanup EXIT
 
@@ -91,8 +115,9 @@ ticks() {
 # fails on malformed replies
 one() {
     local name=$1 host=$2 p=$3 pid=$4 line t0 t1 reqs
+    shift 4
     t0=$(ticks "$pid")
-    line=$("$top/build/udp_load" -d "$secs" -W 0 "${load_opts[@]}" "$host" "$p" \
+    line=$("$top/build/udp_load" -d "$secs" -W 0 "$@" "${load_opts[@]}" "$host" "$p" \
            | grep '^RESULT') || { echo "$name: malformed replies: $line" >&2; exit 1; }
     t1=$(ticks "$pid")
     reqs=$(echo "$line" | awk '{ split($2, a, "="); split($3, b, "=");
@@ -111,32 +136,65 @@ median() {
 
 # Both trackers run side by side (an idle one costs nothing) and the runs
 # alternate, so a change in the machine's background load hits both.
-start_ours
-if [ "${ONLY_OURS:-0}" != 1 ]; then
-    "$harness/peers.sh" start "$ot_port" 0 0 >&2
+if [ "$private" = 1 ]; then
+    "$top/sql/pg.sh" start "$pgdir" "$pgport" >/dev/null
+    db=$("$top/sql/pg.sh" conninfo "$pgdir" "$pgport")
+    python3 "$harness/announce_check.py" hashes 10000 > "$pgdir/hashes"
+    psql "$db" -X -q -v ON_ERROR_STOP=1 <<SQL
+TRUNCATE user_torrents, peers, snatches, tracker_batches;
+DELETE FROM torrents WHERE title LIKE 'bench %';
+DELETE FROM users WHERE username = 'bench';
+INSERT INTO users (username, torrent_key) VALUES ('bench', '$passkey');
+CREATE TEMP TABLE h (hex text);
+\copy h FROM '$pgdir/hashes'
+INSERT INTO torrents (info_hash, title)
+    SELECT decode(hex, 'hex'), 'bench ' || hex FROM h;
+SQL
+    http_private="tracker_database \"$db\" pool=4;
+    tracker_private_zone priv:64m;"
+    stream_private="server {
+        listen 127.0.0.1:$((port + 2)) udp ${BENCH_REUSEPORT-reuseport};
+        tracker_udp swarm;
+        tracker_udp_private on;
+        ${BENCH_UDP_EXTRA:-}
+    }"
+    other=(private 127.0.0.1 $((port + 2)))
+    other_opts=(-u "/announce/$passkey")
+else
+    other=(opentracker 127.0.0.1 "$ot_port")
+    other_opts=()
 fi
 
-# a warm-up: every simulated peer announces "started" once
+start_ours
 ngx_pid=$(cat "$prefix/logs/nginx.pid")
+if [ "$private" = 1 ]; then
+    other_pid=$ngx_pid
+elif [ "${ONLY_OURS:-0}" != 1 ]; then
+    "$harness/peers.sh" start "$ot_port" 0 0 >&2
+    other_pid=$(cat "$PEERS_DIR/opentracker.pid")
+fi
+
+# a warm-up: every simulated peer announces "started" once (private: and
+# the cache learns the passkey and the torrents)
 "$top/build/udp_load" -d 2 -W 3 "${load_opts[@]}" 127.0.0.1 "$port" >/dev/null
 if [ "${ONLY_OURS:-0}" != 1 ]; then
-    ot_pid=$(cat "$PEERS_DIR/opentracker.pid")
-    "$top/build/udp_load" -d 2 -W 3 "${load_opts[@]}" 127.0.0.1 "$ot_port" >/dev/null
+    "$top/build/udp_load" -d 2 -W 3 "${other_opts[@]}" "${load_opts[@]}" \
+        "${other[1]}" "${other[2]}" >/dev/null
 fi
 
 ours=() theirs=()
 for r in $(seq "$runs"); do
-    ours+=("$(one ngx_tracker 127.0.0.1 "$port" "$ngx_pid")")
+    ours+=("$(one "$ours_name" 127.0.0.1 "$port" "$ngx_pid")")
     if [ "${ONLY_OURS:-0}" != 1 ]; then
-        theirs+=("$(one opentracker 127.0.0.1 "$ot_port" "$ot_pid")")
+        theirs+=("$(one "${other[@]}" "$other_pid" "${other_opts[@]}")")
     fi
 done
 curl -fs "http://127.0.0.1:$((port + 1))/status" \
     | grep -o '"udp":{.*' >&2 || true
 
-results=("$(printf '%s\n' "${ours[@]}" | median | sed 's/^RESULT/ngx_tracker/')")
+results=("$(printf '%s\n' "${ours[@]}" | median | sed "s/^RESULT/$ours_name/")")
 if [ "${ONLY_OURS:-0}" != 1 ]; then
-    results+=("$(printf '%s\n' "${theirs[@]}" | median | sed 's/^RESULT/opentracker/')")
+    results+=("$(printf '%s\n' "${theirs[@]}" | median | sed "s/^RESULT/${other[0]}/")")
 fi
 
 echo
@@ -150,5 +208,12 @@ done
 if [ ${#results[@]} = 2 ]; then
     a=$(set -- ${results[0]}; echo "${2#*=}")
     b=$(set -- ${results[1]}; echo "${2#*=}")
-    awk -v a="$a" -v b="$b" 'BEGIN { printf "ngx_tracker / opentracker announce/s: %.2fx\n", a / b }'
+    awk -v a="$a" -v b="$b" -v n="$ours_name" -v o="${other[0]}" \
+        'BEGIN { printf "%s / %s announce/s: %.2fx\n", n, o, a / b }'
+fi
+if [ "$private" = 1 ]; then
+    curl -fs "http://127.0.0.1:$((port + 1))/status" \
+        | grep -o '"journal":{[^}]*}' >&2 || true
+    psql "$db" -X -q -t -A -c "SELECT 'db: user_torrents=' || count(*)
+        FROM user_torrents" >&2
 fi

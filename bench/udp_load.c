@@ -6,12 +6,13 @@
  *
  *   udp_load [-t threads] [-s sockets/thread] [-w window/socket]
  *            [-d seconds] [-W warmup seconds] [-T torrents] [-P peers]
- *            [-c connect %] [-S seeder %] [-n numwant] host port
+ *            [-c connect %] [-S seeder %] [-n numwant] [-u url] host port
  *
  * Torrents are sha1("bench-torrent-<i>"), i < T, picked Zipf-like: the
  * hashes ../shared/bench whitelists in opentracker.  During the warm-up
  * every peer announces "started" (so swarms have peers); the measured run
- * then re-announces random peers.  Last line:
+ * then re-announces random peers.  -u appends BEP 41 URL data to every
+ * announce (e.g. "/announce/<passkey>" for a private tracker).  Last line:
  *
  *   RESULT announce_rps=.. connect_rps=.. errors=.. malformed=.. lost=..
  *
@@ -38,6 +39,7 @@
 
 
 #define MAX_WINDOW   16
+#define REQ_MAX      (98 + 300)   /* an announce with BEP 41 URL data */
 #define LOST_AFTER   0.25    /* seconds without a reply: then resend */
 
 
@@ -85,6 +87,8 @@ static int                      duration = 10, warmup = 3;
 static uint32_t                 ntorrents = 10000, npeers_total = 20000;
 static int                      connect_pct = 10, seeder_pct = 80;
 static int                      numwant = 30;
+static unsigned char            url_opts[REQ_MAX - 98];  /* BEP 41 */
+static size_t                   url_opts_len;
 static atomic_int               phase;  /* 0 warm-up, 1 measure, 2 stop */
 
 
@@ -141,10 +145,10 @@ get32(const unsigned char *p)
 }
 
 
-static void
-send_request(worker_t *w, sock_t *s, int k)
+/* the next request of slot k into buf; returns its length */
+static size_t
+build_request(worker_t *w, sock_t *s, int k, unsigned char *buf, double t)
 {
-    unsigned char   buf[98];
     size_t          len;
     uint32_t        tid, event;
     peer_t         *p;
@@ -184,12 +188,25 @@ send_request(worker_t *w, sock_t *s, int k)
         put32(buf + 92, (uint32_t) numwant);
         buf[96] = p->port >> 8;
         buf[97] = (unsigned char) p->port;
-        len = 98;
+        memcpy(buf + 98, url_opts, url_opts_len);
+        len = 98 + url_opts_len;
         sl->type = 1;
     }
 
     sl->tid = tid;
-    sl->sent = now();
+    sl->sent = t;
+
+    return len;
+}
+
+
+static void
+send_request(worker_t *w, sock_t *s, int k)
+{
+    unsigned char  buf[REQ_MAX];
+    size_t         len;
+
+    len = build_request(w, s, k, buf, now());
 
     if (send(s->fd, buf, len, 0) < 0 && errno != EAGAIN) {
         perror("send");
@@ -255,14 +272,34 @@ static void *
 run(void *arg)
 {
     worker_t       *w = arg;
-    unsigned char   r[2048];
-    int             i, k, rc, measuring;
+    unsigned char  *r;
+    int             i, j, k, rc, measuring, got, nq;
     ssize_t         n;
     double          t, last_sweep;
     struct pollfd  *pfd;
     sock_t         *s;
     slot_t         *sl;
     uint32_t        tid;
+
+    /*
+     * A socket's replies are read with one recvmmsg() and the requests
+     * that follow them go out with one sendmmsg(): the generator's own
+     * system calls should not be what limits the tracker under test.
+     */
+    static __thread unsigned char   rbuf[MAX_WINDOW][2048];
+    static __thread unsigned char   qbuf[MAX_WINDOW][REQ_MAX];
+    static __thread struct iovec    riov[MAX_WINDOW], qiov[MAX_WINDOW];
+    static __thread struct mmsghdr  rmsg[MAX_WINDOW], qmsg[MAX_WINDOW];
+
+    for (j = 0; j < MAX_WINDOW; j++) {
+        riov[j].iov_base = rbuf[j];
+        riov[j].iov_len = sizeof(rbuf[j]);
+        rmsg[j].msg_hdr.msg_iov = &riov[j];
+        rmsg[j].msg_hdr.msg_iovlen = 1;
+        qiov[j].iov_base = qbuf[j];
+        qmsg[j].msg_hdr.msg_iov = &qiov[j];
+        qmsg[j].msg_hdr.msg_iovlen = 1;
+    }
 
     pfd = calloc(nsocks, sizeof(struct pollfd));
 
@@ -294,11 +331,13 @@ run(void *arg)
 
             s = &w->socks[i];
 
-            for ( ;; ) {
-                n = recv(s->fd, r, sizeof(r), MSG_DONTWAIT);
-                if (n < 0) {
-                    break;
-                }
+            got = recvmmsg(s->fd, rmsg, window, MSG_DONTWAIT, NULL);
+            t = now();
+            nq = 0;
+
+            for (j = 0; j < got; j++) {
+                r = rbuf[j];
+                n = rmsg[j].msg_len;
 
                 if (n < 8) {
                     if (measuring) {
@@ -338,7 +377,12 @@ run(void *arg)
                 }
 
                 sl->type = -1;
-                send_request(w, s, k);
+                qiov[nq].iov_len = build_request(w, s, k, qbuf[nq], t);
+                nq++;
+            }
+
+            if (nq && sendmmsg(s->fd, qmsg, nq, 0) < 0 && errno != EAGAIN) {
+                perror("sendmmsg");
             }
         }
 
@@ -373,8 +417,35 @@ usage(void)
 {
     fprintf(stderr, "usage: udp_load [-t threads] [-s sockets] [-w window] "
             "[-d secs] [-W warmup] [-T torrents] [-P peers] [-c connect%%] "
-            "[-S seeder%%] [-n numwant] host port\n");
+            "[-S seeder%%] [-n numwant] [-u url] host port\n");
     exit(2);
+}
+
+
+/* BEP 41: URL data (type 2) in chunks of up to 255 bytes, then end (0) */
+static void
+set_url(const char *url)
+{
+    size_t  n, left;
+
+    left = strlen(url);
+    url_opts_len = 0;
+
+    if (left > 255 * 2) {
+        usage();
+    }
+
+    while (left) {
+        n = left > 255 ? 255 : left;
+        url_opts[url_opts_len++] = 2;
+        url_opts[url_opts_len++] = (unsigned char) n;
+        memcpy(url_opts + url_opts_len, url, n);
+        url_opts_len += n;
+        url += n;
+        left -= n;
+    }
+
+    url_opts[url_opts_len++] = 0;
 }
 
 
@@ -390,7 +461,7 @@ main(int argc, char **argv)
     pthread_t        *th;
     struct addrinfo   hints, *ai;
 
-    while ((opt = getopt(argc, argv, "t:s:w:d:W:T:P:c:S:n:")) != -1) {
+    while ((opt = getopt(argc, argv, "t:s:w:d:W:T:P:c:S:n:u:")) != -1) {
         switch (opt) {
         case 't': nthreads = atoi(optarg); break;
         case 's': nsocks = atoi(optarg); break;
@@ -402,6 +473,7 @@ main(int argc, char **argv)
         case 'c': connect_pct = atoi(optarg); break;
         case 'S': seeder_pct = atoi(optarg); break;
         case 'n': numwant = atoi(optarg); break;
+        case 'u': set_url(optarg); break;
         default: usage();
         }
     }

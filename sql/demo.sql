@@ -417,3 +417,9 @@ FROM r \gset demo_
 COMMIT;
 
 \echo demo data loaded
+
+-- Torznab / RSS (sql/014_torznab.sql): NekoSubs' episode 3 got better
+-- subtitles and was put back on top of the feeds an hour ago (rss_at).
+-- Runs with the rest, on the first load only.
+UPDATE torrents SET rss_at = now() - interval '1 hour'
+WHERE title = '[NekoSubs] Starlight Harbor - 03 [WEB 1080p x265][FLAC 2.0]';

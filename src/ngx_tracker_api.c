@@ -13,6 +13,10 @@
 #define NGX_TRACKER_API_MAX_SEGMENTS  8
 #define NGX_TRACKER_API_MAX_KEY       256
 
+/* the route's parameters come from the request body */
+#define ngx_http_tracker_api_reads_body(r, rt)                                \
+    (((r)->method & NGX_TRACKER_API_BODY_METHODS) && !(rt)->query)
+
 
 typedef struct {
     ngx_tracker_pg_query_t          q;
@@ -25,17 +29,17 @@ typedef struct {
     int                             formats[2];
     u_char                          key_hash[2 * 32 + 1];
     ngx_str_t                       cache_key;  /* set: keep the answer */
+    const ngx_tracker_api_surface_t  *surface;
 } ngx_http_tracker_api_ctx_t;
 
 
-static const ngx_tracker_api_route_t *ngx_http_tracker_api_route(
-    ngx_http_request_t *r, ngx_str_t *path, ngx_str_t *captures,
-    ngx_uint_t *ncaptures, ngx_uint_t *wrong_method);
 static ngx_int_t ngx_http_tracker_api_run(ngx_http_request_t *r,
     ngx_http_tracker_api_ctx_t *ctx);
+static ngx_int_t ngx_http_tracker_api_query(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args);
 static void ngx_http_tracker_api_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tracker_api_key(ngx_http_request_t *r,
-    u_char *hash);
+    const ngx_str_t *arg, u_char *hash);
 static void ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q);
 static ngx_int_t ngx_http_tracker_api_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
@@ -50,8 +54,28 @@ static ngx_int_t ngx_http_tracker_api_cached(ngx_http_request_t *r,
 static ngx_str_t  ngx_http_tracker_api_cookie = ngx_string("cookie_ssid");
 
 
+static const ngx_tracker_api_surface_t  ngx_http_tracker_api_json = {
+    .tables = ngx_tracker_api_tables,
+    .key_arg = ngx_null_string,
+    .error = ngx_http_tracker_api_error,
+    .invalid = ngx_http_tracker_api_invalid
+};
+
+
 ngx_int_t
 ngx_http_tracker_api_handler(ngx_http_request_t *r)
+{
+    return ngx_tracker_api_serve(r, &ngx_http_tracker_api_json);
+}
+
+
+/*
+ * The JSON API, or another surface on the same machinery (Torznab, RSS:
+ * src/ngx_tracker_torznab.c) with its own routes, key and error answers.
+ */
+ngx_int_t
+ngx_tracker_api_serve(ngx_http_request_t *r,
+    const ngx_tracker_api_surface_t *surface)
 {
     ngx_int_t                       rc;
     ngx_str_t                       path, captures[2];
@@ -69,10 +93,10 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
         path.len -= clcf->name.len;
     }
 
-    route = ngx_http_tracker_api_route(r, &path, captures, &ncaptures,
-                                       &wrong_method);
+    route = ngx_tracker_api_match(r, surface->tables, &path, captures,
+                                  &ncaptures, &wrong_method);
 
-    if (route == NULL || !(r->method & NGX_TRACKER_API_BODY_METHODS)) {
+    if (route == NULL || !ngx_http_tracker_api_reads_body(r, route)) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
@@ -85,12 +109,11 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            return ngx_http_tracker_api_error(r, NGX_HTTP_NOT_ALLOWED,
-                                              "Method not allowed.");
+            return surface->error(r, NGX_HTTP_NOT_ALLOWED,
+                                  "Method not allowed.");
         }
 
-        return ngx_http_tracker_api_error(r, NGX_HTTP_NOT_FOUND,
-                                          "Not found.");
+        return surface->error(r, NGX_HTTP_NOT_FOUND, "Not found.");
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tracker_api_ctx_t));
@@ -99,11 +122,12 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
     }
 
     ctx->r = r;
+    ctx->surface = surface;
     ctx->route = route;
     ctx->ncaptures = ncaptures;
     ngx_memcpy(ctx->captures, captures, sizeof(captures));
 
-    if (!(r->method & NGX_TRACKER_API_BODY_METHODS)) {
+    if (!ngx_http_tracker_api_reads_body(r, route)) {
         return ngx_http_tracker_api_run(r, ctx);
     }
 
@@ -116,8 +140,8 @@ ngx_http_tracker_api_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_tracker_api_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                          "Request body too large.");
+        return surface->error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                              "Request body too large.");
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_tracker_module);
@@ -151,12 +175,11 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     u_char                         *p;
     size_t                          size;
     ngx_int_t                       rc;
-    ngx_str_t                       args, raw;
-    ngx_uint_t                      i;
-    ngx_tracker_pg_stmt_t          *st;
+    ngx_str_t                       args, raw, extra;
+    ngx_uint_t                      i, status;
+    const char                     *message;
     ngx_tracker_json_body_t         body, *bodyp;
     ngx_tracker_api_invalid_t       invalid;
-    ngx_http_tracker_main_conf_t   *tmcf;
     const ngx_tracker_api_route_t  *route;
 
     static const char  *capture_names[] = { "id", "id2" };
@@ -165,18 +188,16 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     bodyp = NULL;
     ngx_str_null(&raw);
 
-    if (r->method & NGX_TRACKER_API_BODY_METHODS) {
+    if (ngx_http_tracker_api_reads_body(r, route)) {
         rc = ngx_tracker_api_body(r, route->params, &body, &raw);
 
         if (rc == NGX_DECLINED) {
-            return ngx_http_tracker_api_error(r, NGX_HTTP_BAD_REQUEST,
-                                              "Request body is not valid "
-                                              "JSON.");
+            return ctx->surface->error(r, NGX_HTTP_BAD_REQUEST,
+                                       "Request body is not valid JSON.");
         }
 
         if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            return ngx_http_tracker_api_error(r, rc,
-                                              "Request body too large.");
+            return ctx->surface->error(r, rc, "Request body too large.");
         }
 
         if (rc != NGX_OK) {
@@ -185,20 +206,24 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
 
         bodyp = &body;
 
-        if (!route->raw_body || body.not_object) {
+        if (route->body_any && body.not_object) {
+            /* an array, say: the SQL checks it, there are no parameters */
+            bodyp = NULL;
+
+        } else if (!route->raw_body || body.not_object) {
             ngx_str_null(&raw);
         }
     }
 
-    rc = ngx_http_tracker_api_key(r, ctx->key_hash);
+    rc = ngx_http_tracker_api_key(r, &ctx->surface->key_arg, ctx->key_hash);
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (rc == NGX_DECLINED && route->auth == NGX_TRACKER_API_AUTH_REQUIRED) {
         /* no key at all: no need to ask the database */
-        return ngx_http_tracker_api_error(r, NGX_HTTP_UNAUTHORIZED,
-                                          "Unauthorized.");
+        return ctx->surface->error(r, NGX_HTTP_UNAUTHORIZED,
+                                   "Unauthorized.");
     }
 
     /* the arguments object: path captures first, then the query */
@@ -233,7 +258,42 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_tracker_api_invalid(r, &invalid);
+        return ctx->surface->invalid(r, &invalid);
+    }
+
+    if (route->prepare) {
+        ngx_str_null(&extra);
+        status = NGX_HTTP_BAD_REQUEST;
+        message = "Bad request.";
+
+        rc = route->prepare(r, bodyp, &extra, &status, &message);
+
+        if (rc == NGX_DECLINED) {
+            return ctx->surface->error(r, status, message);
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (extra.len) {
+            /* room for what was sized above, the extra and a comma */
+            p = ngx_pnalloc(r->pool, size + extra.len + 2);
+            if (p == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_memcpy(p, args.data, args.len);
+            args.data = p;
+            p += args.len;
+
+            if (args.len > 1) {
+                *p++ = ',';
+            }
+
+            p = ngx_cpymem(p, extra.data, extra.len);
+            args.len = p - args.data;
+        }
     }
 
     if (raw.len) {
@@ -257,8 +317,23 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
         }
     }
 
+    return ngx_http_tracker_api_query(r, ctx, &args);
+}
+
+
+/* the route's statement on the pool; the answer comes in _done() */
+static ngx_int_t
+ngx_http_tracker_api_query(ngx_http_request_t *r,
+    ngx_http_tracker_api_ctx_t *ctx, ngx_str_t *args)
+{
+    ngx_tracker_pg_stmt_t          *st;
+    ngx_http_tracker_main_conf_t   *tmcf;
+    const ngx_tracker_api_route_t  *route;
+
+    route = ctx->route;
+
     ctx->values[0] = ctx->key_hash[0] ? (const char *) ctx->key_hash : NULL;
-    ctx->values[1] = (const char *) args.data;
+    ctx->values[1] = (const char *) args->data;
 
     st = &ctx->q.stmts[0];
     st->name = route->sql;
@@ -278,13 +353,37 @@ ngx_http_tracker_api_run(ngx_http_request_t *r,
     }
 
     if (ngx_tracker_pg_run(tmcf->pg, &ctx->q) != NGX_OK) {
-        return ngx_http_tracker_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          "Database unavailable.");
+        return ctx->surface->error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "Database unavailable.");
     }
 
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_tracker_api_call(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *route, u_char *key_hash, ngx_str_t *args,
+    const ngx_tracker_api_surface_t *surface)
+{
+    ngx_http_tracker_api_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tracker_api_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->r = r;
+    ctx->route = route;
+    ctx->surface = surface;
+
+    if (key_hash) {
+        ngx_cpystrn(ctx->key_hash, key_hash, sizeof(ctx->key_hash));
+    }
+
+    return ngx_http_tracker_api_query(r, ctx, args);
 }
 
 
@@ -353,8 +452,9 @@ ngx_http_tracker_api_capture_valid(ngx_str_t *s)
 }
 
 
-static const ngx_tracker_api_route_t *
-ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
+const ngx_tracker_api_route_t *
+ngx_tracker_api_match(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *const *tables, ngx_str_t *path,
     ngx_str_t *captures, ngx_uint_t *ncaptures, ngx_uint_t *wrong_method)
 {
     u_char                         *p, *end, *s;
@@ -364,7 +464,8 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
     const char                     *pat, *pe;
     ngx_uint_t                      nbest;
     ngx_str_t                       best_captures[2];
-    const ngx_tracker_api_route_t  *rt, **table, *best;
+    const ngx_tracker_api_route_t  *rt, *best;
+    const ngx_tracker_api_route_t  *const *table;
 
     *wrong_method = 0;
     best = NULL;
@@ -401,7 +502,7 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
 
     method = (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_GET : r->method;
 
-    for (table = ngx_tracker_api_tables; *table; table++) {
+    for (table = tables; *table; table++) {
         for (rt = *table; rt->pattern; rt++) {
             pat = rt->pattern;
             found = 0;
@@ -474,15 +575,15 @@ ngx_http_tracker_api_route(ngx_http_request_t *r, ngx_str_t *path,
 
 
 /*
- * The API key from the ssid cookie or "Authorization: Bearer"; only its
- * SHA-256 travels to the database (keys are stored hashed).
+ * The API key from the ssid cookie or "Authorization: Bearer" (or from the
+ * query argument arg, for a surface that takes it there); only its SHA-256
+ * travels to the database (keys are stored hashed).
  */
 static ngx_int_t
-ngx_http_tracker_api_key(ngx_http_request_t *r, u_char *hash)
+ngx_http_tracker_api_key(ngx_http_request_t *r, const ngx_str_t *arg,
+    u_char *hash)
 {
-    u_char                      md[EVP_MAX_MD_SIZE];
-    unsigned int                mdlen;
-    ngx_str_t                   key;
+    ngx_str_t                   key, raw;
     ngx_uint_t                  h;
     ngx_table_elt_t            *auth;
     ngx_http_variable_value_t  *vv;
@@ -490,23 +591,44 @@ ngx_http_tracker_api_key(ngx_http_request_t *r, u_char *hash)
     hash[0] = '\0';
     ngx_str_null(&key);
 
-    auth = r->headers_in.authorization;
+    if (arg->len) {
+        /* that argument only: such a surface takes no cookie */
+        if (ngx_http_arg(r, arg->data, arg->len, &raw) == NGX_OK
+            && raw.len)
+        {
+            key.data = ngx_pnalloc(r->pool, raw.len);
+            if (key.data == NULL) {
+                return NGX_ERROR;
+            }
 
-    if (auth && auth->value.len > 7
-        && ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ", 7) == 0)
-    {
-        key.data = auth->value.data + 7;
-        key.len = auth->value.len - 7;
-    }
+            if (ngx_tracker_unescape(key.data, raw.len, raw.data, raw.len,
+                                     &key.len)
+                != NGX_OK)
+            {
+                key.len = 0;
+            }
+        }
 
-    if (key.len == 0) {
-        h = ngx_hash_key(ngx_http_tracker_api_cookie.data,
-                         ngx_http_tracker_api_cookie.len);
-        vv = ngx_http_get_variable(r, &ngx_http_tracker_api_cookie, h);
+    } else {
+        auth = r->headers_in.authorization;
 
-        if (vv && !vv->not_found && vv->len) {
-            key.data = vv->data;
-            key.len = vv->len;
+        if (auth && auth->value.len > 7
+            && ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ", 7)
+               == 0)
+        {
+            key.data = auth->value.data + 7;
+            key.len = auth->value.len - 7;
+        }
+
+        if (key.len == 0) {
+            h = ngx_hash_key(ngx_http_tracker_api_cookie.data,
+                             ngx_http_tracker_api_cookie.len);
+            vv = ngx_http_get_variable(r, &ngx_http_tracker_api_cookie, h);
+
+            if (vv && !vv->not_found && vv->len) {
+                key.data = vv->data;
+                key.len = vv->len;
+            }
         }
     }
 
@@ -518,12 +640,21 @@ ngx_http_tracker_api_key(ngx_http_request_t *r, u_char *hash)
         return NGX_DECLINED;
     }
 
-    if (key.len > NGX_TRACKER_API_MAX_KEY) {
-        /* no key is that long: hash it anyway, it matches nothing */
-        key.len = NGX_TRACKER_API_MAX_KEY;
-    }
+    return ngx_tracker_api_key_hash(&key, hash);
+}
 
-    if (!EVP_Digest(key.data, key.len, md, &mdlen, EVP_sha256(), NULL)) {
+
+ngx_int_t
+ngx_tracker_api_key_hash(ngx_str_t *key, u_char *hash)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    size_t        len;
+    unsigned int  mdlen;
+
+    /* no key is that long: hash it anyway, it matches nothing */
+    len = ngx_min(key->len, NGX_TRACKER_API_MAX_KEY);
+
+    if (!EVP_Digest(key->data, len, md, &mdlen, EVP_sha256(), NULL)) {
         return NGX_ERROR;
     }
 
@@ -554,8 +685,8 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
     res = q->res[0];
 
     if (q->rc == NGX_DECLINED) {
-        rc = ngx_http_tracker_api_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        "Database unavailable.");
+        rc = ctx->surface->error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 "Database unavailable.");
         goto done;
     }
 
@@ -571,9 +702,8 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
 
         if (rc != NGX_OK) {
             rc = (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                 : ngx_http_tracker_api_error(r,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                              "Internal Error");
+                 : ctx->surface->error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "Internal Error");
             goto done;
         }
 
@@ -583,9 +713,13 @@ ngx_http_tracker_api_done(ngx_tracker_pg_query_t *q)
         ngx_log_error(NGX_LOG_ERR, c->log, 0, "tracker api: %V",
                       q->rc != NGX_OK ? &q->error
                                       : &(ngx_str_t) ngx_string("bad row"));
-        rc = ngx_http_tracker_api_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        "Internal Error");
+        rc = ctx->surface->error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "Internal Error");
         goto done;
+    }
+
+    if (ctx->surface->result) {
+        ctx->surface->result(r, res);
     }
 
     ngx_memcpy(&status, PQgetvalue(res, 0, 0), 4);

@@ -68,6 +68,18 @@ typedef struct {
 #define NGX_TRACKER_API_ZIP      2
 
 
+/*
+ * A route's own step in C between the checks and the SQL (for what SQL
+ * cannot do well: decoding and hashing uploaded files).  NGX_OK: *extra
+ * holds members to add to the arguments ("name":value,... without braces;
+ * may be empty); NGX_DECLINED: the request is refused with *status and
+ * {"error":true,"message":*message}; NGX_ERROR: 500.
+ */
+typedef ngx_int_t (*ngx_tracker_api_prepare_pt)(ngx_http_request_t *r,
+    ngx_tracker_json_body_t *body, ngx_str_t *extra, ngx_uint_t *status,
+    const char **message);
+
+
 typedef struct {
     ngx_uint_t                  methods;      /* NGX_HTTP_GET|... */
     /* segments; "*" matches one segment, given to SQL as "id", "id2" */
@@ -91,6 +103,20 @@ typedef struct {
      * SQL checks itself.  Flat parameters are still checked here first.
      */
     unsigned                    raw_body:1;
+
+    /*
+     * With raw_body: the body may also be a JSON array (or any value), not
+     * only an object; the SQL checks its shape.  The route declares no
+     * parameters then.
+     */
+    unsigned                    body_any:1;
+
+    /*
+     * The parameters come from the query string whatever the method (the
+     * reference puts some of a POST's there); a body is not read.
+     */
+    unsigned                    query:1;
+    ngx_tracker_api_prepare_pt  prepare;      /* NULL: none */
 } ngx_tracker_api_route_t;
 
 
@@ -134,6 +160,37 @@ size_t ngx_tracker_api_args_size(ngx_http_request_t *r,
 ngx_int_t ngx_http_tracker_api_handler(ngx_http_request_t *r);
 
 
+/*
+ * The same machinery for other surfaces (Torznab and RSS,
+ * ngx_tracker_torznab.c): their own route tables, the key from a query
+ * argument rather than Bearer/ssid, and errors in their clients' format
+ * (error: 404, 405, 401, 413, 500 "Internal Error", 503 "Database
+ * unavailable."; invalid: a parameter failed its check).
+ */
+typedef ngx_int_t (*ngx_tracker_api_error_pt)(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+typedef ngx_int_t (*ngx_tracker_api_invalid_pt)(ngx_http_request_t *r,
+    ngx_tracker_api_invalid_t *invalid);
+
+typedef struct {
+    const ngx_tracker_api_route_t *const  *tables;   /* NULL-terminated */
+    ngx_str_t                   key_arg;      /* empty: Bearer or ssid */
+    ngx_tracker_api_error_pt    error;
+    ngx_tracker_api_invalid_pt  invalid;
+    /* NULL, or sees the result row before it is answered */
+    void                      (*result)(ngx_http_request_t *r,
+                                        PGresult *res);
+} ngx_tracker_api_surface_t;
+
+ngx_int_t ngx_tracker_api_serve(ngx_http_request_t *r,
+    const ngx_tracker_api_surface_t *surface);
+
+/* the route of path in tables; captures: up to 2 "*" segments */
+const ngx_tracker_api_route_t *ngx_tracker_api_match(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *const *tables, ngx_str_t *path,
+    ngx_str_t *captures, ngx_uint_t *ncaptures, ngx_uint_t *wrong_method);
+
+
 /* request bodies (ngx_tracker_api_body.c) */
 
 #define NGX_TRACKER_API_BODY_METHODS                                          \
@@ -155,6 +212,27 @@ ngx_int_t ngx_tracker_api_body(ngx_http_request_t *r,
  */
 ngx_int_t ngx_tracker_api_files(ngx_http_request_t *r, PGresult *res,
     ngx_uint_t kind, ngx_str_t *out);
+
+
+/*
+ * A front end with its own dispatch (ngx_tracker_gazelle.c) finds the key,
+ * picks the route and builds its arguments its own way, then runs it here:
+ * same key hashing, same pool, same (status, content_type, disposition,
+ * body) answer; its surface renders the errors (tables, key_arg and invalid
+ * are not used) and its result hook, when set, sees the result row first.
+ */
+
+/* hash: 65 bytes, the SHA-256 hex of key and a NUL, as api_keys stores */
+ngx_int_t ngx_tracker_api_key_hash(ngx_str_t *key, u_char *hash);
+
+/*
+ * Runs route->sql with key_hash (NULL or "": no key) and args (a JSON
+ * object, NUL-terminated, in r's pool); returns what a content handler
+ * returns (NGX_DONE while the query runs).
+ */
+ngx_int_t ngx_tracker_api_call(ngx_http_request_t *r,
+    const ngx_tracker_api_route_t *route, u_char *key_hash, ngx_str_t *args,
+    const ngx_tracker_api_surface_t *surface);
 
 
 #endif /* _NGX_TRACKER_API_H_INCLUDED_ */

@@ -16,6 +16,9 @@ extern const ngx_tracker_api_route_t  ngx_tracker_api_downloads_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_users_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_torrents_routes[];
 extern const ngx_tracker_api_route_t  ngx_tracker_api_search_routes[];
+extern const ngx_tracker_api_route_t  ngx_tracker_api_edit_routes[];
+extern const ngx_tracker_api_route_t  ngx_tracker_api_groups_routes[];
+extern const ngx_tracker_api_route_t  ngx_tracker_api_upload_routes[];
 
 
 const ngx_tracker_api_route_t  *ngx_tracker_api_tables[] = {
@@ -25,5 +28,8 @@ const ngx_tracker_api_route_t  *ngx_tracker_api_tables[] = {
     ngx_tracker_api_users_routes,
     ngx_tracker_api_torrents_routes,
     ngx_tracker_api_search_routes,
+    ngx_tracker_api_edit_routes,
+    ngx_tracker_api_groups_routes,
+    ngx_tracker_api_upload_routes,
     NULL
 };

@@ -5,6 +5,7 @@
  */
 
 #include "ngx_tracker_module.h"
+#include "ngx_tracker_torznab.h"
 
 
 #define NGX_HTTP_TRACKER_SWEEP_MS  1000
@@ -140,6 +141,21 @@ static ngx_command_t  ngx_http_tracker_commands[] = {
     { ngx_string("tracker_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_tracker_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* Torznab and the public RSS feeds (ngx_tracker_torznab.c) */
+    { ngx_string("tracker_torznab"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tracker_torznab,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tracker_rss"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tracker_torznab,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },

@@ -17,15 +17,16 @@
  */
 
 #include "ngx_tracker_module.h"
+#include "ngx_tracker_private.h"
 #include "ngx_tracker_bans.h"
 
 
 #define NGX_HTTP_TRACKER_EVENTS_EVERY  10000
 #define NGX_HTTP_TRACKER_SWEEP_EVERY   1000
 
-#define NGX_HTTP_TRACKER_UNKNOWN  0
-#define NGX_HTTP_TRACKER_FOUND    1
-#define NGX_HTTP_TRACKER_MISSING  2
+#define NGX_HTTP_TRACKER_UNKNOWN  NGX_TRACKER_PRIVATE_UNKNOWN
+#define NGX_HTTP_TRACKER_FOUND    NGX_TRACKER_PRIVATE_FOUND
+#define NGX_HTTP_TRACKER_MISSING  NGX_TRACKER_PRIVATE_MISSING
 
 
 typedef struct {
@@ -34,6 +35,8 @@ typedef struct {
     ngx_http_handler_pt          resume;
     ngx_tracker_cache_t         *cache;
     ngx_pool_t                  *own_pool;        /* a background refresh */
+    ngx_tracker_private_done_pt  done;            /* ... and its caller */
+    void                        *done_data;
 
     const char                  *user_values[1];
     const char                  *torrent_values[1];
@@ -71,8 +74,6 @@ static ngx_int_t ngx_http_tracker_private_lookup(
 static void ngx_http_tracker_private_done(ngx_tracker_pg_query_t *q);
 static void ngx_http_tracker_private_store(ngx_http_tracker_private_ctx_t *ctx,
     ngx_tracker_pg_query_t *q);
-static void ngx_http_tracker_private_refresh(ngx_tracker_cache_t *cache,
-    ngx_str_t *passkey, u_char *info_hash);
 static void ngx_http_tracker_notify(void *data, ngx_str_t *payload);
 static void ngx_http_tracker_resync(void *data);
 static void ngx_http_tracker_events_timer(ngx_event_t *ev);
@@ -144,7 +145,8 @@ ngx_http_tracker_private_resolve(ngx_http_request_t *r,
             ctx->user_state = found ? NGX_HTTP_TRACKER_FOUND
                                     : NGX_HTTP_TRACKER_MISSING;
             if (stale) {
-                ngx_http_tracker_private_refresh(cache, passkey, NULL);
+                (void) ngx_tracker_private_fetch(cache, passkey, NULL, NULL,
+                                                 NULL);
             }
 
         } else {
@@ -159,7 +161,8 @@ ngx_http_tracker_private_resolve(ngx_http_request_t *r,
             ctx->torrent_state = found ? NGX_HTTP_TRACKER_FOUND
                                        : NGX_HTTP_TRACKER_MISSING;
             if (stale) {
-                ngx_http_tracker_private_refresh(cache, NULL, info_hash);
+                (void) ngx_tracker_private_fetch(cache, NULL, info_hash,
+                                                 NULL, NULL);
             }
 
         } else {
@@ -185,54 +188,59 @@ ngx_http_tracker_private_resolve(ngx_http_request_t *r,
         ctx->db_failed = 1;
     }
 
-    /* the user first: a bad passkey says nothing about the torrent */
-    switch (ctx->user_state) {
-
-    case NGX_HTTP_TRACKER_FOUND:
-        if (ctx->user.disabled) {
-            *err = NGX_TRACKER_ERR_ACCOUNT_DISABLED;
-            return NGX_DECLINED;
-        }
-
-        break;
-
-    case NGX_HTTP_TRACKER_MISSING:
-        *err = NGX_TRACKER_ERR_PASSKEY_UNKNOWN;
-        return NGX_DECLINED;
-
-    default:
-        *err = NGX_TRACKER_ERR_DB_UNAVAILABLE;
+    *err = ngx_tracker_private_verdict(ctx->user_state, &ctx->user,
+                                       ctx->torrent_state,
+                                       info_hash ? &ctx->torrent : NULL);
+    if (*err != NGX_TRACKER_OK) {
         return NGX_DECLINED;
     }
 
     *user = ctx->user;
 
-    if (info_hash == NULL) {
-        return NGX_OK;
+    if (info_hash) {
+        *torrent = ctx->torrent;
     }
 
-    switch (ctx->torrent_state) {
+    return NGX_OK;
+}
+
+
+ngx_tracker_err_e
+ngx_tracker_private_verdict(ngx_uint_t user_state, ngx_tracker_user_t *user,
+    ngx_uint_t torrent_state, ngx_tracker_torrent_info_t *t)
+{
+    /* the user first: a bad passkey says nothing about the torrent */
+    switch (user_state) {
 
     case NGX_HTTP_TRACKER_FOUND:
-        if (!ctx->torrent.approved) {
-            *err = NGX_TRACKER_ERR_UNREGISTERED;
-            return NGX_DECLINED;
+        if (user->disabled) {
+            return NGX_TRACKER_ERR_ACCOUNT_DISABLED;
         }
 
         break;
 
     case NGX_HTTP_TRACKER_MISSING:
-        *err = NGX_TRACKER_ERR_UNREGISTERED;
-        return NGX_DECLINED;
+        return NGX_TRACKER_ERR_PASSKEY_UNKNOWN;
 
     default:
-        *err = NGX_TRACKER_ERR_DB_UNAVAILABLE;
-        return NGX_DECLINED;
+        return NGX_TRACKER_ERR_DB_UNAVAILABLE;
     }
 
-    *torrent = ctx->torrent;
+    if (t == NULL) {
+        return NGX_TRACKER_OK;
+    }
 
-    return NGX_OK;
+    switch (torrent_state) {
+
+    case NGX_HTTP_TRACKER_FOUND:
+        return t->approved ? NGX_TRACKER_OK : NGX_TRACKER_ERR_UNREGISTERED;
+
+    case NGX_HTTP_TRACKER_MISSING:
+        return NGX_TRACKER_ERR_UNREGISTERED;
+
+    default:
+        return NGX_TRACKER_ERR_DB_UNAVAILABLE;
+    }
 }
 
 
@@ -324,6 +332,10 @@ ngx_http_tracker_private_done(ngx_tracker_pg_query_t *q)
 
     if (ctx->background) {
         /* a refresh that failed leaves the stale entry to be served */
+        if (ctx->done) {
+            ctx->done(ctx->done_data, ctx->db_failed ? NGX_ERROR : NGX_OK);
+        }
+
         ngx_destroy_pool(ctx->own_pool);
         return;
     }
@@ -424,10 +436,13 @@ ngx_http_tracker_private_store(ngx_http_tracker_private_ctx_t *ctx,
 }
 
 
-/* a refresh owns a small pool of its own: no request waits for it */
-static void
-ngx_http_tracker_private_refresh(ngx_tracker_cache_t *cache,
-    ngx_str_t *passkey, u_char *info_hash)
+/*
+ * A refresh, or a UDP announce's miss: a small pool of its own, so the
+ * lookup never points into a request or a datagram that may be gone.
+ */
+ngx_int_t
+ngx_tracker_private_fetch(ngx_tracker_cache_t *cache, ngx_str_t *passkey,
+    u_char *info_hash, ngx_tracker_private_done_pt done, void *data)
 {
     u_char                          *p;
     ngx_pool_t                      *pool;
@@ -435,7 +450,7 @@ ngx_http_tracker_private_refresh(ngx_tracker_cache_t *cache,
 
     pool = ngx_create_pool(512, ngx_cycle->log);
     if (pool == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
     ctx = ngx_pcalloc(pool, sizeof(ngx_http_tracker_private_ctx_t));
@@ -446,6 +461,8 @@ ngx_http_tracker_private_refresh(ngx_tracker_cache_t *cache,
     ctx->background = 1;
     ctx->cache = cache;
     ctx->own_pool = pool;
+    ctx->done = done;
+    ctx->done_data = data;
 
     if (passkey) {
         p = ngx_pnalloc(pool, passkey->len + 1);
@@ -467,12 +484,14 @@ ngx_http_tracker_private_refresh(ngx_tracker_cache_t *cache,
                                         info_hash != NULL)
         == NGX_OK)
     {
-        return;
+        return NGX_OK;
     }
 
 failed:
 
     ngx_destroy_pool(pool);
+
+    return NGX_ERROR;
 }
 
 
@@ -648,6 +667,21 @@ ngx_http_tracker_cache_sweep_timer(ngx_event_t *ev)
     if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
         ngx_add_timer(ev, NGX_HTTP_TRACKER_SWEEP_EVERY);
     }
+}
+
+
+ngx_tracker_cache_t *
+ngx_tracker_private_shared(ngx_cycle_t *cycle)
+{
+    ngx_http_tracker_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tracker_module);
+
+    if (tmcf == NULL || tmcf->pg == NULL) {
+        return NULL;
+    }
+
+    return tmcf->cache;
 }
 
 

@@ -17,13 +17,6 @@ typedef struct {
 } ngx_tracker_torrent_out_t;
 
 
-static u_char *ngx_tracker_torrent_value(ngx_tracker_torrent_file_t *t,
-    u_char *p, ngx_uint_t depth);
-static u_char *ngx_tracker_torrent_string(ngx_tracker_torrent_file_t *t,
-    u_char *p, ngx_str_t *s);
-static ngx_int_t ngx_tracker_torrent_keycmp(ngx_str_t *a, ngx_str_t *b);
-static u_char *ngx_tracker_torrent_entry(ngx_tracker_torrent_file_t *t,
-    u_char *p, ngx_str_t *key, ngx_str_t *value);
 static ngx_uint_t ngx_tracker_torrent_tiers(ngx_tracker_torrent_out_t *o,
     ngx_tracker_torrent_file_t *t, ngx_str_t *stored_announce,
     ngx_str_t *stored_list, ngx_str_t *announce, ngx_str_t *tracker);
@@ -329,7 +322,7 @@ ngx_tracker_torrent_tiers(ngx_tracker_torrent_out_t *o,
 
 
 /* a key and its value's bytes; p is at a key of a checked dictionary */
-static u_char *
+u_char *
 ngx_tracker_torrent_entry(ngx_tracker_torrent_file_t *t, u_char *p,
     ngx_str_t *key, ngx_str_t *value)
 {
@@ -344,7 +337,7 @@ ngx_tracker_torrent_entry(ngx_tracker_torrent_file_t *t, u_char *p,
 
 
 /* "<len>:<bytes>", canonical length, within the file; NULL if not */
-static u_char *
+u_char *
 ngx_tracker_torrent_string(ngx_tracker_torrent_file_t *t, u_char *p,
     ngx_str_t *s)
 {
@@ -387,7 +380,7 @@ ngx_tracker_torrent_string(ngx_tracker_torrent_file_t *t, u_char *p,
 }
 
 
-static u_char *
+u_char *
 ngx_tracker_torrent_value(ngx_tracker_torrent_file_t *t, u_char *p,
     ngx_uint_t depth)
 {
@@ -495,7 +488,7 @@ ngx_tracker_torrent_value(ngx_tracker_torrent_file_t *t, u_char *p,
 
 
 /* raw byte order, a prefix first: the order BEP 3 asks keys to be in */
-static ngx_int_t
+ngx_int_t
 ngx_tracker_torrent_keycmp(ngx_str_t *a, ngx_str_t *b)
 {
     int  rc;

@@ -55,4 +55,20 @@ u_char *ngx_tracker_torrent_rewrite(u_char *p, ngx_tracker_torrent_file_t *t,
     ngx_str_t *announce, ngx_str_t *tracker);
 
 
+/*
+ * The walker, for readers of a parsed file (ngx_tracker_torrent_meta.c):
+ * each returns the end of what it read, or NULL with t->error set.  On a
+ * file that parsed, none of them can fail.
+ */
+u_char *ngx_tracker_torrent_value(ngx_tracker_torrent_file_t *t, u_char *p,
+    ngx_uint_t depth);
+u_char *ngx_tracker_torrent_string(ngx_tracker_torrent_file_t *t, u_char *p,
+    ngx_str_t *s);
+/* a key and its value's bytes; p is at a key of a checked dictionary */
+u_char *ngx_tracker_torrent_entry(ngx_tracker_torrent_file_t *t, u_char *p,
+    ngx_str_t *key, ngx_str_t *value);
+/* raw byte order, the order of BEP 3 keys */
+ngx_int_t ngx_tracker_torrent_keycmp(ngx_str_t *a, ngx_str_t *b);
+
+
 #endif /* _NGX_TRACKER_TORRENT_FILE_H_INCLUDED_ */

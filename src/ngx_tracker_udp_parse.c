@@ -20,7 +20,8 @@ static const char  *ngx_tracker_udp_drop_names[] = {
 
 static const char  *ngx_tracker_udp_counter_names[] = {
     "connects", "announces", "scrapes", "scraped_hashes", "errors",
-    "bad_connection_ids", "expired_connection_ids", "send_failures"
+    "bad_connection_ids", "expired_connection_ids", "send_failures",
+    "lookups", "lookup_failures"
 };
 
 

@@ -27,6 +27,8 @@ typedef enum {
     NGX_TRACKER_UDP_BAD_CONNECTION_IDS,
     NGX_TRACKER_UDP_EXPIRED_CONNECTION_IDS,
     NGX_TRACKER_UDP_SEND_FAILURES,
+    NGX_TRACKER_UDP_LOOKUPS,             /* private: waited for the db */
+    NGX_TRACKER_UDP_LOOKUP_FAILURES,     /* ... and got no answer */
     NGX_TRACKER_UDP_COUNTER_LAST
 } ngx_tracker_udp_counter_e;
 

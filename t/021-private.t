@@ -53,17 +53,7 @@ my %t = (
     second  => [1, 100, 100],
 );
 
-for my $n (sort keys %t) {
-    my ($status, $dl, $ul, $h2) = @{ $t{$n} };
-    my $v2sql = $h2 ? "'\\x" . unpack('H*', $h2) . "'" : 'NULL';
-    q1("INSERT INTO torrents (info_hash, info_hash_v2, title, status,
-        dl_percent, ul_percent)
-        VALUES ('\\x" . unpack('H*', ih($n)) . "', $v2sql, '$n', $status,
-        $dl, $ul)");
-}
-
-my %tid = map { $_ => q1("SELECT id FROM torrents WHERE title = '$_'") }
-          keys %t;
+my %tid = %{ PgTest::add_torrents($db, \&ih, %t) };
 
 my $http = <<"EOF";
     tracker_swarm_zone swarm:8m;

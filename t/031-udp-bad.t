@@ -129,6 +129,8 @@ for my $c (
     [ 'tracker_udp_key_rotation 1m;', 'must be at least' ],
     [ 'tracker_udp_secret short;', 'at least 16 characters' ],
     [ 'tracker_udp_connection_id_timeout 0;', 'between 1s and 1h' ],
+    [ 'tracker_udp_private on;', 'needs "tracker_database"' ],
+    [ 'tracker_udp_batch 2000;', 'must be between 0 and 1024' ],
 ) {
     my $ok = eval { UdpTracker->start(workers => 1, stream_main => $c->[0]) };
     like($@, qr/\Q$c->[1]\E/, "refused: $c->[0]");

@@ -95,7 +95,7 @@ push @sql, "INSERT INTO episodes (id, media_id, season, episode)
 my %info = map { $_ => benc({ name => $_, length => \1000,
                               'piece length' => \16384,
                               pieces => 'x' x 20 }) }
-           qw(main pending rejected anon hybrid closed);
+           qw(main pending rejected anon hybrid closed ctrl);
 my %data = map { $_ => 'd8:announce' . benc("$pub/$pk{up}")
                        . '13:announce-list'
                        . benc([["$pub/$pk{up}"],
@@ -147,6 +147,11 @@ torrent('anon', anonymous => 'true', disable_edits => 'true',
 torrent('hybrid', info_hash_v2 => hexlit(pack 'H*', sha256_hex('v2')),
         upgraded_id => $tid{main});
 torrent('closed', disable_comments => 'true');
+# every control character, quotes, backslashes, and characters beyond
+# the BMP in stored text: the JSON stays valid and decodes to the same
+torrent('ctrl', title => q{E'c\\x01\\x02\\x1f t\\tn\\nr\\r b\\\\ q" s/ }
+                         . q{d\\x7f \\u2028 \\U0001F600 é'},
+        description => q{E'\\x1b[31m</script>'});
 
 push @sql, "INSERT INTO torrent_episodes VALUES ($tid{main}, $ep[1]),
             ($tid{main}, $ep[0])",
@@ -551,11 +556,27 @@ for my $id ('1', 'x', $tid{rejected}) {
     is_deeply($j, $nf, "comments of '$id': message");
 }
 
+# --- text with control characters ---
+
+{
+    my ($st, $j, $raw) = api("torrents/$tid{ctrl}");
+    is($st, 200, 'control characters in a title: 200');
+    unlike($raw, qr/[\x00-\x1f]/, 'no raw control byte in the JSON');
+    is($j->{data}{title},
+       "c\x01\x02\x1f t\tn\nr\r b\\ q\" s/ d\x7f "
+       . "\xe2\x80\xa8 \xf0\x9f\x98\x80 \xc3\xa9",   # UTF-8 bytes
+       'title decodes to the stored text');
+    is($j->{data}{description}, "\x1b[31m</script>",
+       'description decodes to the stored text');
+}
+
 # --- methods, the database down ---
 
 ($st, $j, undef, my $head) = api("torrents/$tid{main}", method => 'DELETE');
 is($st, 405, 'DELETE: 405');
-like($head, qr/^Allow: GET, HEAD\r?$/mi, '405 names the allowed methods');
+# PATCH: the edit endpoint (t/056)
+like($head, qr/^Allow: GET, HEAD, PATCH\r?$/mi,
+     '405 names the allowed methods');
 
 ok($down->start(<<"EOF"), 'nginx with an unreachable database starts');
     tracker_database "host=/nonexistent port=1 dbname=x user=x";

@@ -11,6 +11,7 @@ package PgTest;
 #   my $conn = PgTest::fresh_db();          # new database from the template
 #   my $empty = PgTest::fresh_db('template0');
 #   my @rows = PgTest::psql($conn, $sql);   # rows as tab-separated lines
+#   my $ids = PgTest::add_torrents($conn, \&ih, name => [1, 100, 100]);
 #   PgTest::stop_server(); PgTest::start_server();
 #
 # Databases made by fresh_db() are dropped when the test file ends.
@@ -69,6 +70,23 @@ sub fresh_db {
     psql(conninfo('postgres'), qq{CREATE DATABASE "$name" TEMPLATE "$from"});
     push @made, $name;
     return conninfo($name);
+}
+
+# add_torrents($conninfo, \&info_hash_of_name, name => [status, dl_percent,
+# ul_percent, v2 hash or undef], ...): inserts the torrents (title = name),
+# returns { name => id }
+sub add_torrents {
+    my ($conn, $ih, %t) = @_;
+    my %id;
+    for my $n (sort keys %t) {
+        my ($status, $dl, $ul, $h2) = @{ $t{$n} };
+        my $v2sql = $h2 ? "'\\x" . unpack('H*', $h2) . "'" : 'NULL';
+        ($id{$n}) = psql($conn, "INSERT INTO torrents (info_hash,
+            info_hash_v2, title, status, dl_percent, ul_percent)
+            VALUES ('\\x" . unpack('H*', $ih->($n)) . "', $v2sql, '$n',
+            $status, $dl, $ul) RETURNING id");
+    }
+    return \%id;
 }
 
 sub pg_sh {
