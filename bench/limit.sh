@@ -14,7 +14,9 @@
 # PAIRED=1: two nginx instances of one worker each, limiter off and on,
 # loaded at the same time by two harness runs (half the connections each),
 # so that whatever else the machine does hits both alike; the figure is
-# the median of the per-pair ratios.  For shared, busy machines.
+# the median of the per-pair ratios.  For shared, busy machines.  The two
+# swap ports and start order every pair (use an even number of pairs, or
+# an odd one large enough for one pair not to matter).
 #
 # Two figures per run: requests per second (wrk), and the nginx workers'
 # CPU time per announce (utime + stime from /proc over the whole run,
@@ -91,20 +93,25 @@ if [ "${PAIRED:-0}" = 1 ]; then
     half=$((conns / 2)) ratios=()
     trap '"$top/bench/nginx.sh" stop "$prefix-off" 2>/dev/null;
           "$top/bench/nginx.sh" stop "$prefix-on" 2>/dev/null' EXIT
+    declare -A at
     for r in $(seq "$runs"); do
+        # the two places (port, load started first) are not alike: an
+        # A/A pair measured a few % between them, so they swap every pair
+        if [ $((r % 2)) = 1 ]; then first=off second=on; else first=on second=off; fi
+        at[$first]=$port at[$second]=$((port + 1))
         unset BENCH_HTTP_EXTRA BENCH_ANNOUNCE_EXTRA
-        BENCH_WORKERS=1 "$top/bench/nginx.sh" start "$prefix-off" "$port" 256m
+        BENCH_WORKERS=1 "$top/bench/nginx.sh" start "$prefix-off" "${at[off]}" 256m
         limit_conf
-        BENCH_WORKERS=1 "$top/bench/nginx.sh" start "$prefix-on" "$((port + 1))" 256m
-        "$harness/announce-bench.sh" "http://127.0.0.1:$port/announce" "$secs" "$half" \
-            > "$prefix-off.out" 2>&1 &
-        "$harness/announce-bench.sh" "http://127.0.0.1:$((port + 1))/announce" "$secs" "$half" \
-            > "$prefix-on.out" 2>&1
+        BENCH_WORKERS=1 "$top/bench/nginx.sh" start "$prefix-on" "${at[on]}" 256m
+        "$harness/announce-bench.sh" "http://127.0.0.1:${at[$first]}/announce" "$secs" "$half" \
+            > "$prefix-$first.out" 2>&1 &
+        "$harness/announce-bench.sh" "http://127.0.0.1:${at[$second]}/announce" "$secs" "$half" \
+            > "$prefix-$second.out" 2>&1
         wait
         off=$(sed -n 's/^RESULT rps=\([0-9.]*\).*errors=0 .*/\1/p' "$prefix-off.out")
         on=$(sed -n 's/^RESULT rps=\([0-9.]*\).*errors=0 .*/\1/p' "$prefix-on.out")
         [ -n "$off" ] && [ -n "$on" ] || { cat "$prefix-off.out" "$prefix-on.out" >&2; exit 1; }
-        curl -s "http://127.0.0.1:$((port + 1))/status" | grep -o '"buckets":{[^]]*' >&2
+        curl -s "http://127.0.0.1:${at[on]}/status" | grep -o '"buckets":{[^]]*' >&2
         "$top/bench/nginx.sh" stop "$prefix-off" 2>/dev/null
         "$top/bench/nginx.sh" stop "$prefix-on" 2>/dev/null
         ratios+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')")

@@ -47,6 +47,12 @@
 #define NGX_TRACKER_GCRA_PEEK         1      /* check only */
 #define NGX_TRACKER_GCRA_CHARGE       2      /* charge, never refuse */
 
+#if (defined __GNUC__ || defined __clang__)
+#define ngx_tracker_limit_prefetch(p)  __builtin_prefetch(p)
+#else
+#define ngx_tracker_limit_prefetch(p)
+#endif
+
 
 /*
  * One record type for limiter keys, offence counters and bans, kept in
@@ -124,6 +130,10 @@ typedef struct {
     ngx_atomic_t                  bans_issued;
     ngx_atomic_t                  banned;      /* requests refused by bans */
     ngx_atomic_t                  penalties;
+    /* loads of a source's list: last success (unix time), count, failures */
+    ngx_atomic_t                  loaded_at[NGX_TRACKER_BAN_SOURCES];
+    ngx_atomic_t                  loads[NGX_TRACKER_BAN_SOURCES];
+    ngx_atomic_t                  load_failures[NGX_TRACKER_BAN_SOURCES];
 } ngx_tracker_limit_sh_t;
 
 
@@ -838,6 +848,15 @@ ngx_tracker_limit_ref(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
     ref->hash = ngx_murmur_hash2(ref->key, ref->len);
     /* top bits pick the shard, low bits the bucket */
     ref->shard = &z->sh->shards[(ref->hash >> 24) % NGX_TRACKER_LIMIT_SHARDS];
+
+    /*
+     * The bucket's head is most of a lookup's cost (a cache miss, as the
+     * profile shows): start loading it now, so that the miss overlaps the
+     * lock's.  The table's address and mask never change after the zone's
+     * creation, so reading them without the lock is safe.
+     */
+    ngx_tracker_limit_prefetch(
+                &ref->shard->table.buckets[ref->hash & ref->shard->table.mask]);
 }
 
 
@@ -1267,6 +1286,9 @@ ngx_tracker_limit_ban_replace_zone(ngx_tracker_limit_zone_t *z,
         ngx_queue_insert_tail(&fresh, &bn->queue);
     }
 
+    z->sh->loaded_at[source] = tp->sec;
+    z->sh->loads[source]++;
+
     q = &z->sh->ban_lists[source];
 
     while (!ngx_queue_empty(q)) {
@@ -1295,6 +1317,8 @@ failed:
         bn = ngx_queue_data(q, ngx_tracker_limit_node_t, queue);
         ngx_slab_free(z->shpool, bn);
     }
+
+    z->sh->load_failures[source]++;
 
     ngx_shmtx_unlock(&z->sh->ban_mutex);
 
@@ -1339,6 +1363,30 @@ ngx_tracker_limit_ban_replace(ngx_cycle_t *cycle, ngx_uint_t source,
     }
 
     return rc;
+}
+
+
+/* a load of the source's list failed: its last list stays, counted */
+void
+ngx_tracker_limit_ban_load_failed(ngx_cycle_t *cycle, ngx_uint_t source)
+{
+    ngx_uint_t                      i;
+    ngx_shm_zone_t                **zones;
+    ngx_tracker_limit_zone_t       *z;
+    ngx_tracker_limit_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_tracker_limit_module);
+    if (lmcf == NULL || source >= NGX_TRACKER_BAN_SOURCES) {
+        return;
+    }
+
+    zones = lmcf->zones.elts;
+
+    for (i = 0; i < lmcf->zones.nelts; i++) {
+        z = zones[i]->data;
+        (void) ngx_atomic_fetch_add(&z->sh->load_failures[source], 1);
+    }
 }
 
 
@@ -1470,7 +1518,7 @@ ngx_tracker_limit_status_size(ngx_http_request_t *r)
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_tracker_limit_module);
 
     /* HELP and TYPE lines, once */
-    size = 2048;
+    size = 4096;
     zones = lmcf->zones.elts;
 
     for (i = 0; i < lmcf->zones.nelts; i++) {
@@ -1524,7 +1572,13 @@ ngx_tracker_limit_status(ngx_http_request_t *r, u_char *p, ngx_uint_t prom)
         { "evicted_total", "counter", "Keys evicted from a full zone." },
         { "bans_issued_total", "counter", "Temporary bans issued." },
         { "banned_requests_total", "counter", "Requests refused by a ban." },
-        { "penalties_total", "counter", "Failed authentications charged." }
+        { "penalties_total", "counter", "Failed authentications charged." },
+        { "db_bans_loaded_timestamp_seconds", "gauge",
+          "When the database's ban list was last loaded (0: never)." },
+        { "db_bans_loads_total", "counter",
+          "Loads of the database's ban list." },
+        { "db_bans_load_failures_total", "counter",
+          "Failed loads of the database's ban list (the last list stays)." }
     };
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_tracker_limit_module);
@@ -1576,7 +1630,7 @@ ngx_tracker_limit_status(ngx_http_request_t *r, u_char *p, ngx_uint_t prom)
             }
         }
 
-        for (m = 0; m < 5; m++) {
+        for (m = 0; m < 8; m++) {
             p = ngx_sprintf(p, "# HELP ngx_tracker_limit_%s %s\n"
                                "# TYPE ngx_tracker_limit_%s %s\n",
                             zone_metrics[m][0], zone_metrics[m][2],
@@ -1589,7 +1643,11 @@ ngx_tracker_limit_status(ngx_http_request_t *r, u_char *p, ngx_uint_t prom)
                                 m == 0 ? sh->offenders
                                 : m == 1 ? sh->evicted
                                 : m == 2 ? sh->bans_issued
-                                : m == 3 ? sh->banned : sh->penalties);
+                                : m == 3 ? sh->banned
+                                : m == 4 ? sh->penalties
+                                : m == 5 ? sh->loaded_at[NGX_TRACKER_BAN_DB]
+                                : m == 6 ? sh->loads[NGX_TRACKER_BAN_DB]
+                                : sh->load_failures[NGX_TRACKER_BAN_DB]);
             }
         }
 
@@ -1621,7 +1679,11 @@ ngx_tracker_limit_status(ngx_http_request_t *r, u_char *p, ngx_uint_t prom)
                             ngx_tracker_limit_passed(sh, j), b->rejected);
         }
 
-        p = ngx_cpymem(p, "}}", 2);
+        p = ngx_sprintf(p, "},\"db_bans\":{\"loaded_at\":%uA,\"loads\":%uA,"
+                           "\"load_failures\":%uA}}",
+                        sh->loaded_at[NGX_TRACKER_BAN_DB],
+                        sh->loads[NGX_TRACKER_BAN_DB],
+                        sh->load_failures[NGX_TRACKER_BAN_DB]);
     }
 
     *p++ = ']';

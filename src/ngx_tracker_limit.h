@@ -12,6 +12,9 @@
  *   ngx_tracker_limit_ban_replace()    replace the whole ban list of one
  *                                      source (e.g. the PostgreSQL table) in
  *                                      every limit zone, atomically
+ *   ngx_tracker_limit_ban_load_failed()
+ *                                      a load of one source's list failed
+ *                                      (its last list stays): counted
  *   ngx_tracker_limit_parse_ban()      text ("192.0.2.0/24", "2001:db8::1")
  *                                      into a ban entry
  *   ngx_tracker_limit_status_size()    the status page section
@@ -49,6 +52,9 @@ ngx_int_t ngx_tracker_limit_penalize(ngx_http_request_t *r);
 
 ngx_int_t ngx_tracker_limit_ban_replace(ngx_cycle_t *cycle,
     ngx_uint_t source, ngx_tracker_ban_t *bans, ngx_uint_t n);
+
+void ngx_tracker_limit_ban_load_failed(ngx_cycle_t *cycle,
+    ngx_uint_t source);
 
 ngx_int_t ngx_tracker_limit_parse_ban(u_char *text, size_t len,
     ngx_tracker_ban_t *ban);

@@ -18,6 +18,7 @@
 
 #include "ngx_tracker_module.h"
 #include "ngx_tracker_private.h"
+#include "ngx_tracker_bans.h"
 
 
 #define NGX_HTTP_TRACKER_EVENTS_EVERY  10000
@@ -530,7 +531,10 @@ ngx_http_tracker_private_init_worker(ngx_cycle_t *cycle,
 }
 
 
-/* "u:<passkey>", "t:<hex info hash>", "e:" (site events changed) */
+/*
+ * "u:<passkey>", "t:<hex info hash>", "e:" (site events changed), "b:" (the
+ * ban list changed: ngx_tracker_bans.c reloads it)
+ */
 static void
 ngx_http_tracker_notify(void *data, ngx_str_t *payload)
 {
@@ -571,6 +575,10 @@ ngx_http_tracker_notify(void *data, ngx_str_t *payload)
 
         ngx_add_timer(&w->events_timer, 1);
         break;
+
+    case 'b':
+        ngx_tracker_bans_changed();
+        break;
     }
 }
 
@@ -582,6 +590,7 @@ ngx_http_tracker_resync(void *data)
     ngx_http_tracker_private_worker_t  *w = data;
 
     ngx_tracker_cache_flush(w->cache);
+    ngx_tracker_bans_changed();
 
     if (w->events_timer.timer_set) {
         ngx_del_timer(&w->events_timer);

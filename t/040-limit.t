@@ -286,7 +286,7 @@ qr/^ok$/,
 qr/^\{"error":true,"message":"Rate limit exceeded, try again in 60 seconds\.","retry_after":60\.00\}\z/,
 qr/^\{"error":true,"message":"Address banned, try again in 120 seconds\.","retry_after":120\.00\}\z/,
 qr/^\{"error":true,"message":"Address banned, try again in 120 seconds\.","retry_after":120\.00\}\z/,
-qr/,"limits":\[\{"zone":"lim","offenders":1,"evicted":0,"bans":\{"static":0,"db":0,"temporary":1\},"bans_issued":1,"banned_requests":1,"penalties":0,"buckets":\{"reads":\{"keys":1,"passed":1,"rejected":2\}\}\}\]\}\n\z/,
+qr/,"limits":\[\{"zone":"lim","offenders":1,"evicted":0,"bans":\{"static":0,"db":0,"temporary":1\},"bans_issued":1,"banned_requests":1,"penalties":0,"buckets":\{"reads":\{"keys":1,"passed":1,"rejected":2\}\},"db_bans":\{"loaded_at":0,"loads":0,"load_failures":0\}\}\]\}\n\z/,
 ]
 
 

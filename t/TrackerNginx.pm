@@ -15,6 +15,7 @@ use strict;
 use warnings;
 use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
+use IO::Socket::IP;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
@@ -133,11 +134,15 @@ sub quit {
 
 sub kill_stale { my $self = shift; $self->quit('TERM') if $self->pid }
 
+# get($path, peer => '::1', headers => { 'X-Real-IP' => '192.0.2.1' })
 sub get {
-    my ($self, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}",
-                                  Timeout => 10) or return (0, "connect: $!");
-    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    my ($self, $path, %o) = @_;
+    my $s = IO::Socket::IP->new(PeerHost => $o{peer} // '127.0.0.1',
+                                PeerPort => $self->{port}, Timeout => 10)
+        or return (0, "connect: $!");
+    my $h = join '', map { "$_: $o{headers}{$_}\r\n" }
+                     sort keys %{ $o{headers} // {} };
+    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n$h\r\n";
     local $/;
     my $res = <$s> // '';
     my ($head, $body) = split /\r\n\r\n/, $res, 2;
