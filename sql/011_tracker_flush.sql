@@ -51,10 +51,10 @@ CREATE AGGREGATE tracker_sum(bigint) (
 --
 -- Peers, one row per peer that did not end with a stop: its last
 -- address, port and left, p_at its last announce; p_peer_up/p_peer_down
--- the raw growth of its current session, added to the row's counters, or
--- replacing them (and first_seen = p_since) when p_restarted says the
--- session began in this batch.  Peers whose last announce stopped are
--- deleted (p_stop_*).
+-- the raw growth of its current session.  The first p_restarted of them
+-- began their session in this batch (or are new to the tracker): their
+-- row is written anew (first_seen = p_since).  The others add to their
+-- row.  Peers whose last announce stopped are deleted (p_stop_*).
 --
 -- Rows of users or torrents deleted since the announce are skipped: a
 -- batch that can never apply would block the tracker's journal.
@@ -67,7 +67,7 @@ CREATE FUNCTION tracker_apply_flush(
     p_leechers int[], p_seq int[],
     p_peer_torrent bigint[], p_peer_user bigint[], p_peer bytea[],
     p_ip text[], p_port int[], p_peer_up bigint[], p_peer_down bigint[],
-    p_left bigint[], p_since bigint[], p_at bigint[], p_restarted boolean[],
+    p_left bigint[], p_since bigint[], p_at bigint[], p_restarted int,
     p_stop_torrent bigint[], p_stop_user bigint[], p_stop_peer bytea[])
 RETURNS int
 LANGUAGE plpgsql
@@ -79,7 +79,9 @@ DECLARE
     n       int := coalesce(cardinality(p_user), 0);
     np      int := coalesce(cardinality(p_peer), 0);
     ns      int := coalesce(cardinality(p_stop_peer), 0);
+    nr      int := coalesce(p_restarted, 0);
     applied int;
+    updated int;
 BEGIN
     IF p_batch IS NULL THEN
         RAISE invalid_parameter_value USING MESSAGE = 'batch id is null';
@@ -108,7 +110,7 @@ BEGIN
        OR coalesce(cardinality(p_left), 0) <> np
        OR coalesce(cardinality(p_since), 0) <> np
        OR coalesce(cardinality(p_at), 0) <> np
-       OR coalesce(cardinality(p_restarted), 0) <> np
+       OR coalesce(p_restarted, 0) NOT BETWEEN 0 AND np
        OR coalesce(cardinality(p_stop_torrent), 0) <> ns
        OR coalesce(cardinality(p_stop_user), 0) <> ns
     THEN
@@ -220,55 +222,92 @@ BEGIN
           AND p.peer_id = s.peer_id;
     END IF;
 
-    IF np > 0 THEN
-        WITH
-        pl AS MATERIALIZED (
-            SELECT unnest(p_peer_torrent) AS torrent_id,
-                   unnest(p_peer_user) AS user_id, unnest(p_peer) AS peer_id,
-                   unnest(p_ip) AS ip, unnest(p_port) AS port,
-                   unnest(p_peer_up) AS up, unnest(p_peer_down) AS down,
-                   unnest(p_left) AS lft, unnest(p_since) AS since,
-                   unnest(p_at) AS at, unnest(p_restarted) AS restarted
-        ),
-        pupd AS (
-            UPDATE peers p SET
-                ip = nullif(pl.ip, '')::inet,
-                port = pl.port,
-                uploaded = CASE WHEN pl.restarted THEN coalesce(pl.up, 0)
-                                ELSE p.uploaded + coalesce(pl.up, 0) END,
-                downloaded = CASE WHEN pl.restarted THEN coalesce(pl.down, 0)
-                                  ELSE p.downloaded + coalesce(pl.down, 0)
-                             END,
-                "left" = coalesce(pl.lft, 0),
-                seeder = coalesce(pl.lft, 0) = 0,
-                first_seen = CASE WHEN pl.restarted
-                                  THEN to_timestamp(pl.since)
-                                  ELSE p.first_seen END,
-                last_seen = to_timestamp(pl.at)
-            FROM pl
-            WHERE p.torrent_id = pl.torrent_id AND p.user_id = pl.user_id
-              AND p.peer_id = pl.peer_id
-            RETURNING p.torrent_id, p.user_id, p.peer_id
-        )
+    -- sessions that began: the row is written anew
+    IF nr > 0 THEN
         INSERT INTO peers AS p
             (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded,
              "left", seeder, first_seen, last_seen)
-        SELECT pl.torrent_id, pl.user_id, pl.peer_id,
-               nullif(pl.ip, '')::inet, pl.port, coalesce(pl.up, 0),
-               coalesce(pl.down, 0), coalesce(pl.lft, 0),
-               coalesce(pl.lft, 0) = 0, to_timestamp(pl.since),
-               to_timestamp(pl.at)
-        FROM pl
-        WHERE octet_length(pl.peer_id) = 20
-          AND NOT EXISTS (SELECT 1 FROM pupd u
-                          WHERE u.torrent_id = pl.torrent_id
-                            AND u.user_id = pl.user_id
-                            AND u.peer_id = pl.peer_id)
-          AND EXISTS (SELECT 1 FROM users u WHERE u.id = pl.user_id)
-          AND EXISTS (SELECT 1 FROM torrents t WHERE t.id = pl.torrent_id)
-        -- peers is the last-seen view: a row that a concurrent flush
-        -- inserted meanwhile stays, the next announce writes it again
-        ON CONFLICT (torrent_id, user_id, peer_id) DO NOTHING;
+        SELECT x.torrent_id, x.user_id, x.peer_id, nullif(x.ip, '')::inet,
+               x.port, coalesce(x.up, 0), coalesce(x.down, 0),
+               coalesce(x.lft, 0), coalesce(x.lft, 0) = 0,
+               to_timestamp(x.since), to_timestamp(x.at)
+        FROM (SELECT unnest(p_peer_torrent[1:nr]) AS torrent_id,
+                     unnest(p_peer_user[1:nr]) AS user_id,
+                     unnest(p_peer[1:nr]) AS peer_id,
+                     unnest(p_ip[1:nr]) AS ip, unnest(p_port[1:nr]) AS port,
+                     unnest(p_peer_up[1:nr]) AS up,
+                     unnest(p_peer_down[1:nr]) AS down,
+                     unnest(p_left[1:nr]) AS lft,
+                     unnest(p_since[1:nr]) AS since,
+                     unnest(p_at[1:nr]) AS at) x
+        WHERE octet_length(x.peer_id) = 20
+          AND EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+          AND EXISTS (SELECT 1 FROM torrents t WHERE t.id = x.torrent_id)
+        ON CONFLICT (torrent_id, user_id, peer_id) DO UPDATE SET
+            ip = excluded.ip,
+            port = excluded.port,
+            uploaded = excluded.uploaded,
+            downloaded = excluded.downloaded,
+            "left" = excluded."left",
+            seeder = excluded.seeder,
+            first_seen = excluded.first_seen,
+            last_seen = excluded.last_seen;
+    END IF;
+
+    -- sessions that go on: a plain UPDATE (no insert attempt per row)
+    IF np > nr THEN
+        UPDATE peers p SET
+            ip = nullif(x.ip, '')::inet,
+            port = x.port,
+            uploaded = p.uploaded + coalesce(x.up, 0),
+            downloaded = p.downloaded + coalesce(x.down, 0),
+            "left" = coalesce(x.lft, 0),
+            seeder = coalesce(x.lft, 0) = 0,
+            last_seen = to_timestamp(x.at)
+        FROM (SELECT unnest(p_peer_torrent[nr + 1:]) AS torrent_id,
+                     unnest(p_peer_user[nr + 1:]) AS user_id,
+                     unnest(p_peer[nr + 1:]) AS peer_id,
+                     unnest(p_ip[nr + 1:]) AS ip,
+                     unnest(p_port[nr + 1:]) AS port,
+                     unnest(p_peer_up[nr + 1:]) AS up,
+                     unnest(p_peer_down[nr + 1:]) AS down,
+                     unnest(p_left[nr + 1:]) AS lft,
+                     unnest(p_at[nr + 1:]) AS at) x
+        WHERE p.torrent_id = x.torrent_id AND p.user_id = x.user_id
+          AND p.peer_id = x.peer_id;
+        GET DIAGNOSTICS updated = ROW_COUNT;
+
+        -- rows gone meanwhile (expired, or emptied by a crash: peers is
+        -- unlogged) start again from this session's part we have
+        IF updated < np - nr THEN
+            INSERT INTO peers AS p
+                (torrent_id, user_id, peer_id, ip, port, uploaded,
+                 downloaded, "left", seeder, first_seen, last_seen)
+            SELECT x.torrent_id, x.user_id, x.peer_id,
+                   nullif(x.ip, '')::inet, x.port, coalesce(x.up, 0),
+                   coalesce(x.down, 0), coalesce(x.lft, 0),
+                   coalesce(x.lft, 0) = 0, to_timestamp(x.since),
+                   to_timestamp(x.at)
+            FROM (SELECT unnest(p_peer_torrent[nr + 1:]) AS torrent_id,
+                         unnest(p_peer_user[nr + 1:]) AS user_id,
+                         unnest(p_peer[nr + 1:]) AS peer_id,
+                         unnest(p_ip[nr + 1:]) AS ip,
+                         unnest(p_port[nr + 1:]) AS port,
+                         unnest(p_peer_up[nr + 1:]) AS up,
+                         unnest(p_peer_down[nr + 1:]) AS down,
+                         unnest(p_left[nr + 1:]) AS lft,
+                         unnest(p_since[nr + 1:]) AS since,
+                         unnest(p_at[nr + 1:]) AS at) x
+            WHERE octet_length(x.peer_id) = 20
+              AND NOT EXISTS (SELECT 1 FROM peers c
+                              WHERE c.torrent_id = x.torrent_id
+                                AND c.user_id = x.user_id
+                                AND c.peer_id = x.peer_id)
+              AND EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
+              AND EXISTS (SELECT 1 FROM torrents t
+                          WHERE t.id = x.torrent_id)
+            ON CONFLICT (torrent_id, user_id, peer_id) DO NOTHING;
+        END IF;
     END IF;
 
     RETURN applied;
@@ -372,25 +411,36 @@ BEGIN
           FROM tracker_fold GROUP BY user_id, torrent_id) g;
 
     -- one row per peer: its last row decides (a stop deletes it); its
-    -- session begins at its last started row or after its last stopped row
-    SELECT coalesce(array_agg(torrent_id) FILTER (WHERE NOT stopped), '{}')
+    -- session begins at its last started row or after its last stopped row;
+    -- the ones whose session began in this batch come first
+    SELECT coalesce(array_agg(torrent_id ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}')
                AS t,
-           coalesce(array_agg(user_id) FILTER (WHERE NOT stopped), '{}')
+           coalesce(array_agg(user_id ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}')
                AS u,
-           coalesce(array_agg(peer_id) FILTER (WHERE NOT stopped), '{}')
+           coalesce(array_agg(peer_id ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}')
                AS peer,
-           coalesce(array_agg(ip) FILTER (WHERE NOT stopped), '{}') AS ip,
-           coalesce(array_agg(port) FILTER (WHERE NOT stopped), '{}')
+           coalesce(array_agg(ip ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}') AS ip,
+           coalesce(array_agg(port ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}')
                AS port,
-           coalesce(array_agg(s_up) FILTER (WHERE NOT stopped), '{}')
+           coalesce(array_agg(s_up ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}')
                AS up,
-           coalesce(array_agg(s_down) FILTER (WHERE NOT stopped), '{}')
+           coalesce(array_agg(s_down ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}')
                AS down,
-           coalesce(array_agg(lft) FILTER (WHERE NOT stopped), '{}') AS lft,
-           coalesce(array_agg(s_first) FILTER (WHERE NOT stopped), '{}')
+           coalesce(array_agg(lft ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}') AS lft,
+           coalesce(array_agg(s_first ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}')
                AS since,
-           coalesce(array_agg(at) FILTER (WHERE NOT stopped), '{}') AS at,
-           coalesce(array_agg(start_i > 0) FILTER (WHERE NOT stopped), '{}')
+           coalesce(array_agg(at ORDER BY o)
+               FILTER (WHERE NOT stopped), '{}') AS at,
+           count(*) FILTER (WHERE NOT stopped AND start_i > 0)::int
                AS restarted,
            coalesce(array_agg(torrent_id) FILTER (WHERE stopped), '{}')
                AS st,
@@ -403,7 +453,9 @@ BEGIN
                  tracker_sum(CASE WHEN i >= start_i THEN raw_down ELSE 0 END)
                      OVER k AS s_down,
                  min(CASE WHEN i >= start_i THEN at END) OVER k AS s_first,
-                 row_number() OVER (k ORDER BY i DESC) AS rn
+                 row_number() OVER (k ORDER BY i DESC) AS rn,
+                 row_number() OVER (ORDER BY start_i = 0, torrent_id, user_id,
+                                             peer_id) AS o
           FROM (SELECT d.*,
                        coalesce(max(CASE d.event WHEN 2 THEN d.i
                                                  WHEN 3 THEN d.i + 1 END)
