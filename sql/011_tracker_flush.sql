@@ -82,6 +82,8 @@ DECLARE
     nr      int := coalesce(p_restarted, 0);
     applied int;
     updated int;
+    hashjoin text;
+    mergejoin text;
 BEGIN
     IF p_batch IS NULL THEN
         RAISE invalid_parameter_value USING MESSAGE = 'batch id is null';
@@ -222,6 +224,14 @@ BEGIN
           AND p.peer_id = s.peer_id;
     END IF;
 
+    -- Each peer row is found through the primary key: a hash or merge
+    -- join would read all of peers (many more rows than a batch) on every
+    -- flush.
+    hashjoin := current_setting('enable_hashjoin');
+    mergejoin := current_setting('enable_mergejoin');
+    PERFORM set_config('enable_hashjoin', 'off', true);
+    PERFORM set_config('enable_mergejoin', 'off', true);
+
     -- sessions that began: the row is written anew
     IF nr > 0 THEN
         INSERT INTO peers AS p
@@ -309,6 +319,9 @@ BEGIN
             ON CONFLICT (torrent_id, user_id, peer_id) DO NOTHING;
         END IF;
     END IF;
+
+    PERFORM set_config('enable_hashjoin', hashjoin, true);
+    PERFORM set_config('enable_mergejoin', mergejoin, true);
 
     RETURN applied;
 END
