@@ -11,10 +11,11 @@
 # With FLUSH_GEN_FOLD the batch is folded the way the tracker folds it (one
 # row per (user, torrent) with the sums, one row per peer) and sent to
 # tracker_apply_flush(); FLUSH_GEN_NEW says the peers are new to the
-# tracker (their rows are written anew rather than updated).  With FLUSH_GEN_TABLE the arrays go into a
-# temporary table of that name instead (parsed once), so that the function
-# alone can be timed with SELECT tracker_apply_batch(b, a1, a2, ...) FROM
-# name (columns b, a1 .. aN in argument order).
+# tracker (their rows are written anew rather than updated).  With
+# FLUSH_GEN_TABLE the arrays go into a temporary table of that name instead
+# (parsed once), so that the function alone can be timed with
+# SELECT tracker_apply_flush(b, a1, a2, ...) FROM name (columns b, a1 .. aN
+# in argument order).
 #
 # Row k announces peer FIRST_PEER+k of user (peer % USERS) + 1 on torrent
 # (peer % TORRENTS) + 1 (users and torrents are expected to have ids
