@@ -308,11 +308,9 @@ BEGIN
                          unnest(p_left[nr + 1:]) AS lft,
                          unnest(p_since[nr + 1:]) AS since,
                          unnest(p_at[nr + 1:]) AS at) x
+            -- (the rows that are there: ON CONFLICT finds them in the
+            -- index; an anti-join may scan the table once per row)
             WHERE octet_length(x.peer_id) = 20
-              AND NOT EXISTS (SELECT 1 FROM peers c
-                              WHERE c.torrent_id = x.torrent_id
-                                AND c.user_id = x.user_id
-                                AND c.peer_id = x.peer_id)
               AND EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id)
               AND EXISTS (SELECT 1 FROM torrents t
                           WHERE t.id = x.torrent_id)
