@@ -1,14 +1,21 @@
 #!/usr/bin/perl
-# bench/flush-gen.pl - write one `SELECT tracker_apply_batch(...)` statement
-# with literal arrays, the way the tracker's flusher sends a batch (text
-# array parameters), for bench/flush.sh and t/020-schema.t.
+# bench/flush-gen.pl - write one flush of a batch as SQL with literal arrays,
+# for bench/flush.sh and t/020-schema.t.
 #
 #   flush-gen.pl BATCH_ID ROWS FIRST_PEER USERS TORRENTS [AT]
+#   FLUSH_GEN_FOLD=1 [FLUSH_GEN_NEW=1] flush-gen.pl ...
+#                                        (what the tracker sends)
 #   FLUSH_GEN_TABLE=name flush-gen.pl ...
 #
-# With FLUSH_GEN_TABLE the arrays go into a temporary table of that name
-# instead (parsed once), so the function alone can be timed with
-# SELECT tracker_apply_batch(b, u, t, peer, ...) FROM name.
+# By default: `SELECT tracker_apply_batch(...)`, one row per announce.
+# With FLUSH_GEN_FOLD the batch is folded the way the tracker folds it (one
+# row per (user, torrent) with the sums, one row per peer) and sent to
+# tracker_apply_flush(); FLUSH_GEN_NEW says the peers are new to the
+# tracker (their rows are written anew rather than updated).  With
+# FLUSH_GEN_TABLE the arrays go into a temporary table of that name instead
+# (parsed once), so that the function alone can be timed with
+# SELECT tracker_apply_flush(b, a1, a2, ...) FROM name (columns b, a1 .. aN
+# in argument order).
 #
 # Row k announces peer FIRST_PEER+k of user (peer % USERS) + 1 on torrent
 # (peer % TORRENTS) + 1 (users and torrents are expected to have ids
@@ -21,45 +28,81 @@ die "usage: $0 BATCH_ID ROWS FIRST_PEER USERS TORRENTS [AT]\n"
     unless defined $torrents;
 $at //= 1764000000;
 
-my (@u, @t, @peer, @ip, @port, @up, @down, @ut, @dt, @left, @ev, @se, @le,
-    @ts);
+my @r;
 for my $k (0 .. $rows - 1) {
     my $p = $first + $k;
-    push @u, $p % $users + 1;
-    push @t, $p % $torrents + 1;
-    push @peer, sprintf('"%040x"', $p);
-    push @ip, sprintf('"10.%d.%d.%d"', ($p >> 16) & 255, ($p >> 8) & 255,
-                      $p & 255);
-    push @port, 1024 + $p % 60000;
-    push @up, 16384 * ($k % 7);
-    push @down, 16384 * ($k % 5);
-    push @ut, $k % 2 ? 1800 : 0;
-    push @dt, $k % 2 ? 0 : 1800;
-    push @left, $k % 2 ? 0 : 1048576;
-    push @ev, $k % 50 == 49 ? 1 : 0;
-    push @se, 10 + $k % 3;
-    push @le, 2;
-    push @ts, $at + $k % 1800;
+    push @r, {
+        u => $p % $users + 1, t => $p % $torrents + 1,
+        peer => sprintf('%040x', $p),
+        ip => sprintf('10.%d.%d.%d', ($p >> 16) & 255, ($p >> 8) & 255,
+                      $p & 255),
+        port => 1024 + $p % 60000, up => 16384 * ($k % 7),
+        down => 16384 * ($k % 5), ut => $k % 2 ? 1800 : 0,
+        dt => $k % 2 ? 0 : 1800, left => $k % 2 ? 0 : 1048576,
+        ev => $k % 50 == 49 ? 1 : 0, se => 10 + $k % 3, le => 2,
+        ts => $at + $k % 1800, seq => $k + 1,
+    };
 }
 
 sub arr { return "'{" . join(',', @_) . "}'" }
+sub col { my ($k, $rs, $fmt) = @_;
+          return arr(map { $fmt ? sprintf($fmt, $_->{$k}) : $_->{$k} } @$rs) }
 
-my @types = qw(bigint[] bigint[] text[] text[] int[] bigint[] bigint[]
-               bigint[] bigint[] int[] int[] bigint[] smallint[] int[] int[]
-               bigint[]);
-my @names = qw(u t peer ip port up down raw_up raw_down up_time down_time
-               lft ev se le ts);
-my @vals = (arr(@u), arr(@t), arr(@peer), arr(@ip), arr(@port), arr(@up),
-            arr(@down), arr(@up), arr(@down), arr(@ut), arr(@dt),
-            arr(@left), arr(@ev), arr(@se), arr(@le), arr(@ts));
+my (@types, @vals, $fn);
+
+if ($ENV{FLUSH_GEN_FOLD}) {
+    # one row per pair; the generator's peers are distinct, so one per row
+    my (%pair, @pairs);
+    for my $x (@r) {
+        my $q = $pair{"$x->{u}/$x->{t}"} //= do {
+            push @pairs, { u => $x->{u}, t => $x->{t}, n => 0, up => 0,
+                           down => 0, ut => 0, dt => 0, first => $x->{ts},
+                           last => $x->{ts}, done => 0 };
+            $pairs[-1];
+        };
+        $q->{n}++;
+        $q->{$_} += $x->{$_} for qw(up down ut dt);
+        $q->{first} = $x->{ts} if $x->{ts} < $q->{first};
+        $q->{last} = $x->{ts} if $x->{ts} > $q->{last};
+        $q->{done} = $x->{ts} if $x->{ev} == 1 && !$q->{done};
+        $q->{$_} = $x->{$_} for qw(se le seq);
+    }
+    $fn = 'tracker_apply_flush';
+    @types = qw(bigint[] bigint[] int[] bigint[] bigint[] bigint[] bigint[]
+                bigint[] bigint[] bigint[] bigint[] bigint[] int[] int[]
+                int[] bigint[] bigint[] bytea[] text[] int[] bigint[]
+                bigint[] bigint[] bigint[] bigint[] int bigint[] bigint[]
+                bytea[]);
+    @vals = (col(u => \@pairs), col(t => \@pairs), col(n => \@pairs),
+             col(up => \@pairs), col(down => \@pairs), col(up => \@pairs),
+             col(down => \@pairs), col(ut => \@pairs), col(dt => \@pairs),
+             col(first => \@pairs), col(last => \@pairs),
+             col(done => \@pairs), col(se => \@pairs), col(le => \@pairs),
+             col(seq => \@pairs),
+             col(t => \@r), col(u => \@r), col(peer => \@r, '"\\\\x%s"'),
+             col(ip => \@r), col(port => \@r), col(up => \@r),
+             col(down => \@r), col(left => \@r), col(ts => \@r),
+             col(ts => \@r), $ENV{FLUSH_GEN_NEW} ? scalar @r : 0,
+             "'{}'", "'{}'", "'{}'");
+} else {
+    $fn = 'tracker_apply_batch';
+    @types = qw(bigint[] bigint[] text[] text[] int[] bigint[] bigint[]
+                bigint[] bigint[] int[] int[] bigint[] smallint[] int[] int[]
+                bigint[]);
+    @vals = (col(u => \@r), col(t => \@r), col(peer => \@r, '"%s"'),
+             col(ip => \@r, '"%s"'), col(port => \@r), col(up => \@r),
+             col(down => \@r), col(up => \@r), col(down => \@r),
+             col(ut => \@r), col(dt => \@r), col(left => \@r),
+             col(ev => \@r), col(se => \@r), col(le => \@r), col(ts => \@r));
+}
 
 if (my $table = $ENV{FLUSH_GEN_TABLE}) {
     print "DROP TABLE IF EXISTS $table;\n",
         "CREATE TEMP TABLE $table AS SELECT ${batch}::bigint AS b,\n  ",
-        join(",\n  ", map { "$vals[$_]::$types[$_] AS $names[$_]" }
+        join(",\n  ", map { "$vals[$_]::$types[$_] AS a" . ($_ + 1) }
                            0 .. $#vals),
         ";\n";
 } else {
-    print "SELECT tracker_apply_batch($batch, ", join(",\n  ", @vals),
-        ");\n";
+    print "SELECT $fn($batch, ",
+        join(",\n  ", map { "$vals[$_]::$types[$_]" } 0 .. $#vals), ");\n";
 }

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# bench/flush.sh - how long tracker_apply_batch() takes for 100k deltas:
-# one batch of 100k rows and ten batches of 10k, each first for new peers
-# (inserts everywhere) and then for the same peers again (updates: the
-# steady state of a running tracker).  Batches are sent as psql literals,
-# so parsing the 16 text arrays is part of the time, as it is for the
-# tracker's flusher.
+# bench/flush.sh - what a flush of 100k deltas costs PostgreSQL: one batch
+# of 100k and ten of 10k, first for new peers (inserts everywhere) and then
+# for the same peers again (updates: the steady state of a running
+# tracker).
+#
+# The tracker folds a batch (one row per (user, torrent), one per peer) and
+# sends it to tracker_apply_flush() as binary arrays.  Here the same folded
+# batches are sent by psql as text literals, so each figure is given twice:
+# "sent as text" includes parsing the text arrays; "apply" is the function
+# alone, on arrays parsed beforehand (what the binary arrays cost is in
+# between, close to the latter).  tracker_apply_batch() (one row per
+# announce, folded in SQL: scripts and tests) is timed too.
 #
 #   bench/flush.sh [users=20000] [torrents=20000]
 #   BENCH_PG_PORT=15434 (private cluster under build/pg-bench)
@@ -35,47 +41,85 @@ SQL
 
 rm -rf "$tmp" && mkdir -p "$tmp"
 gen() { perl "$top/bench/flush-gen.pl" "$@"; }
-gen 1 100000 0 "$users" "$torrents" > "$tmp/big-new.sql"
-gen 2 100000 0 "$users" "$torrents" 1764001800 > "$tmp/big-again.sql"
-for b in $(seq 0 9); do
-    gen $((10 + b)) 10000 $((100000 + b * 10000)) "$users" "$torrents" \
-        > "$tmp/small-new-$b.sql"
-    gen $((20 + b)) 10000 $((100000 + b * 10000)) "$users" "$torrents" \
-        1764001800 > "$tmp/small-again-$b.sql"
-done
+again=1764001800
+# each set has peers of its own (the same users and torrents), so that its
+# "new" batches insert them
+gen_set() {     # gen_set FIRST_ID FIRST_PEER PREFIX [env...]
+    local id=$1 peer=$2 pre=$3
+    shift 3
+    env "$@" FLUSH_GEN_NEW=1 perl "$top/bench/flush-gen.pl" $id 100000 \
+        $peer "$users" "$torrents" > "$tmp/$pre-big-new.sql"
+    env "$@" perl "$top/bench/flush-gen.pl" $((id + 1)) 100000 $peer \
+        "$users" "$torrents" $again > "$tmp/$pre-big-again.sql"
+    for b in $(seq 0 9); do
+        env "$@" FLUSH_GEN_NEW=1 perl "$top/bench/flush-gen.pl" \
+            $((id + 10 + b)) 10000 $((peer + 100000 + b * 10000)) \
+            "$users" "$torrents" > "$tmp/$pre-small-new-$b.sql"
+        env "$@" perl "$top/bench/flush-gen.pl" $((id + 20 + b)) 10000 \
+            $((peer + 100000 + b * 10000)) "$users" "$torrents" $again \
+            > "$tmp/$pre-small-again-$b.sql"
+    done
+}
+gen_set 1 0 table FLUSH_GEN_FOLD=1 FLUSH_GEN_TABLE=batch
+gen_set 100 1000000 text FLUSH_GEN_FOLD=1
+gen_set 200 2000000 rows
 echo "batch files: $(du -sh "$tmp" | cut -f1) of SQL"
 
-# run SQL files in one session; print the summed server round-trip time
-# and the CPU time the server process spent (from /proc: the cluster is
-# local), which other load on the machine does not inflate
+args=$(seq -s, -f 'a%g' 1 29)
 tck=$(getconf CLK_TCK)
-timed() {
-    local label=$1
-    shift
+cpu="\\! awk '{ print \"cpu \" \$14 + \$15 }' /proc/\$BACKEND/stat"
+
+# run batch files in one session; print the summed server round-trip time
+# and the CPU time the server process spent (from /proc: the cluster is
+# local), which other load on the machine inflates less
+timed() {       # timed LABEL MODE FILE...; MODE text or table
+    local label=$1 mode=$2 f
+    shift 2
     {   echo 'SELECT pg_backend_pid() AS pid \gset'
         echo '\setenv BACKEND :pid'
-        echo "\\! awk '{ print \"cpu \" \$14 + \$15 }' /proc/\$BACKEND/stat"
-        echo '\timing on'
-        cat "$@"
-        echo '\timing off'
-        echo "\\! awk '{ print \"cpu \" \$14 + \$15 }' /proc/\$BACKEND/stat"
+        for f in "$@"; do
+            if [ "$mode" = table ]; then
+                echo '\timing off'
+                cat "$f"
+                echo "$cpu"
+                echo '\timing on'
+                echo "SELECT tracker_apply_flush(b, $args) FROM batch;"
+            else
+                echo "$cpu"
+                echo '\timing on'
+                cat "$f"
+            fi
+            echo '\timing off'
+            echo "$cpu"
+        done
     } | "${psql[@]}" -At 2>&1 \
         | awk -v label="$label" -v tck="$tck" '
             /^Time:/ { ms += $2; n++; next }
-            /^cpu / { if (c0 == "") c0 = $2; else c1 = $2; next }
+            /^cpu / { if (c0 == "") c0 = $2; else { c += $2 - c0; c0 = "" }
+                      next }
             /^-?[0-9]+$/ { rows += $1; next }
+            /^(DROP|SELECT|CREATE)/ { next }
             { print "unexpected: " $0 > "/dev/stderr" }
-            END { printf "%-34s %6d rows, %2d call(s): %7.1f ms" \
+            END { printf "%-44s %6d rows, %2d call(s): %7.1f ms" \
                          " (server CPU %5.0f ms)\n",
-                         label, rows, n, ms, (c1 - c0) * 1000 / tck }'
+                         label, rows, n, ms, c * 1000 / tck }'
 }
 
-timed "1 x 100k, new peers (inserts)" "$tmp/big-new.sql"
-timed "1 x 100k, same peers (updates)" "$tmp/big-again.sql"
-timed "10 x 10k, new peers (inserts)" "$tmp"/small-new-{0..9}.sql
-timed "10 x 10k, same peers (updates)" "$tmp"/small-again-{0..9}.sql
+for kind in new again; do
+    timed "folded, apply: 1 x 100k, $kind peers" table \
+        "$tmp/table-big-$kind.sql"
+    timed "folded, apply: 10 x 10k, $kind peers" table \
+        "$tmp"/table-small-$kind-{0..9}.sql
+    timed "folded, sent as text: 1 x 100k, $kind" text \
+        "$tmp/text-big-$kind.sql"
+    timed "folded, sent as text: 10 x 10k, $kind" text \
+        "$tmp"/text-small-$kind-{0..9}.sql
+    timed "per announce (tracker_apply_batch): 100k, $kind" text \
+        "$tmp/rows-big-$kind.sql"
+done
 # a batch id seen before: the call returns -1 right after the server has
-# parsed the 16 arrays, so this is the cost of sending them as text
-timed "1 x 100k again, parse only (-1)" "$tmp/big-new.sql"
+# parsed the arrays, so this is the cost of sending them as text
+timed "folded, sent as text again (-1: parse only)" text \
+    "$tmp/text-big-new.sql"
 "${psql[@]}" -At -c "SELECT 'peers: ' || count(*) FROM peers" \
     -c "SELECT 'user_torrents: ' || count(*) FROM user_torrents"

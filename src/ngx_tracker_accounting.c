@@ -15,7 +15,6 @@
 #include "ngx_tracker_accounting.h"
 
 
-#define NGX_TRACKER_FLUSH_COLS       16
 #define NGX_TRACKER_STATS_EVERY      60000
 
 /*
@@ -23,23 +22,6 @@
  * flush at once) or a journal filling up faster than the flush interval.
  */
 #define NGX_TRACKER_FLUSH_TICK       250
-
-/* the widest text of one record in each column, with its comma */
-static size_t  ngx_tracker_flush_width[NGX_TRACKER_FLUSH_COLS + 1] = {
-    0,
-    NGX_INT64_LEN + 1, NGX_INT64_LEN + 1,            /* user, torrent */
-    2 * NGX_TRACKER_HASH_LEN + 1,                    /* peer id */
-    NGX_INET6_ADDRSTRLEN + 1,                        /* address */
-    6,                                               /* port */
-    NGX_INT64_LEN + 1, NGX_INT64_LEN + 1,            /* credited */
-    NGX_INT64_LEN + 1, NGX_INT64_LEN + 1,            /* raw */
-    NGX_INT32_LEN + 1, NGX_INT32_LEN + 1,            /* seed, leech time */
-    NGX_INT64_LEN + 1,                               /* left */
-    4,                                               /* event */
-    NGX_INT32_LEN + 1, NGX_INT32_LEN + 1,            /* seeders, leechers */
-    NGX_INT32_LEN + 1                                /* at */
-};
-
 
 typedef struct {
     ngx_tracker_cache_t         *cache;
@@ -55,7 +37,7 @@ typedef struct {
     int64_t                      batch_id;
     uint64_t                     batch_end;
     ngx_msec_t                   started;
-    const char                  *values[NGX_TRACKER_FLUSH_COLS + 1];
+    ngx_tracker_flush_params_t   params;
 
     ngx_event_t                  stats_timer;
     ngx_tracker_pg_query_t       stats_query;
@@ -203,6 +185,9 @@ ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
     ngx_memcpy(d.addr, a->addr, a->family ? 16 : 4);
     d.family = (u_char) a->family;
     d.port = ntohs(a->port);
+
+    /* its session in the database's peers starts here, as on a start */
+    d.fresh = (prev->seen == 0);
 
     /* the database's event codes: 1 completed (first time), 2, 3 */
     if (a->event == NGX_TRACKER_EVENT_COMPLETED && !prev->completed) {
@@ -448,100 +433,43 @@ ngx_tracker_flush(ngx_tracker_flusher_t *f)
 }
 
 
-/* the batch as one text array per column of tracker_apply_batch() */
+/* the batch, folded, as the parameters of tracker_apply_flush() */
 static ngx_int_t
 ngx_tracker_flush_build(ngx_tracker_flusher_t *f, uint64_t start,
     uint64_t end)
 {
-    u_char                 *col[NGX_TRACKER_FLUSH_COLS + 1];
-    u_char                 *p;
-    size_t                  n;
-    uint64_t                i;
-    ngx_uint_t              c;
-    ngx_tracker_delta_t    *d;
-    ngx_tracker_journal_t  *j;
     ngx_tracker_pg_stmt_t  *st;
-
-    j = &f->cache->sh->journal;
-    n = (size_t) (end - start);
 
     f->pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, f->timer.log);
     if (f->pool == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_pnalloc(f->pool, NGX_INT64_LEN + 1);
-    if (p == NULL) {
+    if (ngx_tracker_flush_fold(f->pool, &f->cache->sh->journal, start, end,
+                               f->batch_id, &f->params)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    col[0] = p;
-    *ngx_sprintf(p, "%L", f->batch_id) = '\0';
-
-    for (c = 1; c <= NGX_TRACKER_FLUSH_COLS; c++) {
-        /* the widest column is an address; others are shorter */
-        p = ngx_pnalloc(f->pool, n * ngx_tracker_flush_width[c] + 3);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        col[c] = p;
-        *p = '{';
-        f->values[c] = (const char *) p;
-    }
-
-    /* each column's write position */
-    for (c = 1; c <= NGX_TRACKER_FLUSH_COLS; c++) {
-        col[c]++;
-    }
-
-    for (i = start; i < end; i++) {
-        d = &j->records[i % j->capacity];
-
-        col[1] = ngx_sprintf(col[1], "%L,", d->user_id);
-        col[2] = ngx_sprintf(col[2], "%L,", d->torrent_id);
-        col[3] = ngx_hex_dump(col[3], d->peer_id, NGX_TRACKER_HASH_LEN);
-        *col[3]++ = ',';
-        col[4] += ngx_inet_ntop(d->family ? AF_INET6 : AF_INET, d->addr,
-                                col[4], NGX_INET6_ADDRSTRLEN);
-        *col[4]++ = ',';
-        col[5] = ngx_sprintf(col[5], "%uD,", (uint32_t) d->port);
-        col[6] = ngx_sprintf(col[6], "%uL,", d->uploaded);
-        col[7] = ngx_sprintf(col[7], "%uL,", d->downloaded);
-        col[8] = ngx_sprintf(col[8], "%uL,", d->raw_uploaded);
-        col[9] = ngx_sprintf(col[9], "%uL,", d->raw_downloaded);
-        col[10] = ngx_sprintf(col[10], "%uD,", d->up_time);
-        col[11] = ngx_sprintf(col[11], "%uD,", d->down_time);
-        col[12] = ngx_sprintf(col[12], "%uL,", d->left);
-        col[13] = ngx_sprintf(col[13], "%uD,", (uint32_t) d->event);
-        col[14] = ngx_sprintf(col[14], "%uD,", d->seeders);
-        col[15] = ngx_sprintf(col[15], "%uD,", d->leechers);
-        col[16] = ngx_sprintf(col[16], "%uD,", d->at);
-    }
-
-    /* the last comma becomes the closing brace */
-    for (c = 1; c <= NGX_TRACKER_FLUSH_COLS; c++) {
-        col[c][-1] = '}';
-        *col[c] = '\0';
-    }
-
-    f->values[0] = (const char *) col[0];
 
     ngx_memzero(&f->query, sizeof(ngx_tracker_pg_query_t));
 
     st = &f->query.stmts[0];
-    st->name = "tracker_apply_batch";
-    st->sql = "SELECT tracker_apply_batch($1::bigint, $2::bigint[], "
-              "$3::bigint[], $4::text[], $5::text[], $6::int[], "
-              "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], "
-              "$11::int[], $12::int[], $13::bigint[], $14::smallint[], "
-              "$15::int[], $16::int[], $17::bigint[])";
-    st->nparams = NGX_TRACKER_FLUSH_COLS + 1;
-    st->values = f->values;
+    st->name = "tracker_apply_flush";
+    st->sql = ngx_tracker_flush_sql;
+    st->nparams = NGX_TRACKER_FLUSH_PARAMS;
+    st->values = f->params.values;
+    st->lengths = f->params.lengths;
+    st->formats = f->params.formats;
 
     f->query.nstmts = 1;
     f->query.handler = ngx_tracker_flush_done;
     f->query.data = f;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, f->timer.log, 0,
+                   "tracker flush: %uL records folded into %ui pairs, "
+                   "%ui peers", end - start, f->params.pairs,
+                   f->params.peers);
 
     return NGX_OK;
 }

@@ -19,6 +19,7 @@
 
 #include "ngx_tracker_cache.h"
 #include "ngx_tracker_pg.h"
+#include "ngx_tracker_flush.h"
 
 
 typedef struct {

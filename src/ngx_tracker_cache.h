@@ -115,6 +115,7 @@ typedef struct {
     u_char                       family;
     u_char                       event;
     uint16_t                     port;            /* host order */
+    u_char                       fresh;           /* peer new to the cache */
 } ngx_tracker_delta_t;
 
 

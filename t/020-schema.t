@@ -538,23 +538,37 @@ FROM generate_series(1, 20000) g;
 VACUUM ANALYZE;
 SQL
     my $gen = sub {
+        my ($env, @args) = @_;
         my ($out, $err) = ('', '');
-        IPC::Run::run(['perl', "$top/bench/flush-gen.pl", @_], \undef,
+        local @ENV{keys %$env} = values %$env;
+        IPC::Run::run(['perl', "$top/bench/flush-gen.pl", @args], \undef,
                       \$out, \$err) or die $err;
         return $out;
     };
-    for my $pass (['new peers', 1, 1764000000],
-                  ['the same peers again', 2, 1764001800]) {
-        my $sql = "\\timing on\n" . $gen->($pass->[1], 100000, 0, 20000,
-                                           20000, $pass->[2]);
+    # one row per announce (tracker_apply_batch, folded in SQL), then
+    # folded batches as the tracker sends them (tracker_apply_flush) for
+    # other peers of the same users and torrents
+    my %fold = (FLUSH_GEN_FOLD => 1);
+    for my $pass (['new peers', {}, 1, 0, 1764000000],
+                  ['the same peers again', {}, 2, 0, 1764001800],
+                  ['folded, new peers', { %fold, FLUSH_GEN_NEW => 1 }, 3,
+                   1000000, 1764000000],
+                  ['folded, the same peers again', \%fold, 4, 1000000,
+                   1764001800]) {
+        my ($name, $env, @args) = @$pass;
+        my $sql = "\\timing on\n" . $gen->($env, $args[0], 100000,
+                                           $args[1], 20000, 20000, $args[2]);
         my $out = PgTest::psql($big, $sql);
         my ($rows) = $out =~ /^(-?\d+)$/m;
         my ($ms) = $out =~ /^Time: ([\d.]+) ms/m;
-        is($rows, 100000, "100k rows applied ($pass->[0])");
-        diag(sprintf '100k deltas (%s): %.0f ms', $pass->[0], $ms // -1);
+        is($rows, 100000, "100k rows applied ($name)");
+        diag(sprintf '100k deltas (%s): %.0f ms', $name, $ms // -1);
+        next unless $args[0] == 4;
+        ($rows) = PgTest::psql($big, $sql) =~ /^(-?\d+)$/m;
+        is($rows, -1, 'a folded batch again: -1');
     }
     is(q1($big, 'SELECT count(*), sum(uploaded) FROM peers'),
-       "100000\t" . q1($big, 'SELECT sum(raw_uploaded) FROM user_torrents'),
+       "200000\t" . q1($big, 'SELECT sum(raw_uploaded) FROM user_torrents'),
        'every peer stored, sums agree');
     is(q1($big, 'SELECT sum(uploaded) FROM users'),
        q1($big, 'SELECT sum(uploaded) FROM user_torrents'),

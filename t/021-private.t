@@ -14,6 +14,7 @@ use warnings;
 use FindBin;
 use lib $FindBin::Bin;
 use Test::More;
+use IPC::Run ();
 use Digest::SHA qw(sha1 sha256);
 use Time::HiRes qw(sleep time);
 use TrackerTest ();
@@ -288,13 +289,86 @@ is(totals('alice', 't1'), "3500\t1500\t3500\t1500\t1",
 is(failure(path => '/' . ('7' x 32) . '/announce'), 'passkey not found',
    'lookups work again without restarting nginx');
 
+# --- a flush whose connection is killed mid-batch is applied once ---
+
+# alice's row is locked, so the flush waits inside its transaction; its
+# backend is then killed, the lock released: the retry applies the batch
+my $locker = IPC::Run::start(
+    ['psql', '-X', '-q', '-d', $db, '-c',
+     "BEGIN; SELECT 1 FROM users WHERE id = $uid{alice} FOR UPDATE;
+      SELECT pg_sleep(6); COMMIT;"], \undef, \my $lock_out, \my $lock_err);
+for (1 .. 250) {
+    last if q1("SELECT count(*) FROM pg_stat_activity
+                WHERE wait_event = 'PgSleep'
+                  AND datname = current_database()") > 0;
+    sleep 0.02;
+}
+my $fails = status()->{private}{journal}{flush_failures};
+announce(torrent => 't1', peer => 7, up => 4000);
+my $killed = 0;
+for (1 .. 150) {
+    $killed = q1("SELECT count(pg_terminate_backend(pid))
+                  FROM pg_stat_activity
+                  WHERE query LIKE '%tracker_apply_flush%'
+                    AND wait_event_type = 'Lock'
+                    AND datname = current_database()");
+    last if $killed;
+    sleep 0.02;
+}
+is($killed, 1, 'the flush waiting on the lock was killed mid-batch')
+    or diag(join "\n", $lock_err // '', PgTest::psql($db,
+        "SELECT pid, state, wait_event_type, wait_event, left(query, 60)
+         FROM pg_stat_activity WHERE datname = current_database()"));
+$locker->finish;
+ok(drained(), 'the batch was retried and applied');
+is(totals('alice', 't1'), "4500\t1500\t4500\t1500\t1",
+   'killed mid-batch: no loss, no double count');
+ok(status()->{private}{journal}{flush_failures} > $fails,
+   'the failed attempt is counted');
+
+# --- sessions inside one batch (the tracker folds a batch per peer) ---
+
+# flush=1h: the announces below wait in the journal, and the reload's
+# exiting workers write them as one batch
+ok($ngx->reload($http =~ s/flush=200ms/flush=1h/r), 'reload with flush=1h');
+announce(torrent => 't1', peer => 8, event => 'started');
+announce(torrent => 't1', peer => 8, up => 100);
+announce(torrent => 't1', peer => 8, up => 150, event => 'stopped');
+announce(torrent => 't1', peer => 8, event => 'started');
+announce(torrent => 't1', peer => 8, up => 40, left => 0);
+announce(torrent => 't1', peer => 9, event => 'started');
+announce(torrent => 't1', peer => 9, up => 10, event => 'stopped');
+announce(torrent => 'double', peer => 3, up => 300, down => 10);
+ok(status()->{private}{journal}{pending} >= 8, 'all of it in the journal');
+ok($ngx->reload($http), 'reload with flush=200ms');
+ok(drained(), 'drained');
+is(totals('alice', 't1'), "4700\t1500\t4700\t1500\t1",
+   'every announce counted once (+150, +40, +10)');
+is(totals('alice', 'double'), "600\t10\t300\t10\t0",
+   'another torrent in the same batch');
+my $peer = sub {
+    my $hex = unpack('H*', sprintf '-PT0001-%012d', shift);
+    return q1("SELECT uploaded || ' ' || seeder FROM peers
+               WHERE user_id = $uid{alice} AND torrent_id = $tid{t1}
+                 AND peer_id = '\\x$hex'") // 'none';
+};
+is($peer->(8), '40 true', 'a peer restarted in the batch: its new session');
+is($peer->(9), 'none', 'a peer started and stopped in the batch: gone');
+
+# peers is unlogged (emptied by a database crash): rows come back
+q1("DELETE FROM peers WHERE user_id = $uid{alice}");
+announce(torrent => 't1', peer => 8, up => 60, left => 0);
+ok(drained(), 'drained');
+is($peer->(8), '20 true', 'a peer row gone meanwhile is written again');
+is(totals('alice', 't1'), "4720\t1500\t4720\t1500\t1", 'totals go on');
+
 # --- reload and graceful quit with deltas in the journal ---
 
-announce(torrent => 't1', peer => 7, up => 4000);
+announce(torrent => 't1', peer => 7, up => 4500);
 ok($ngx->reload($http =~ s/flush=200ms/flush=200ms /r), 'reload');
 announce(torrent => 't1', peer => 7, up => 5000);
 ok(drained(), 'drained after the reload');
-is(totals('alice', 't1'), "5500\t1500\t5500\t1500\t1",
+is(totals('alice', 't1'), "5720\t1500\t5720\t1500\t1",
    'the peer state and the journal survived the reload');
 
 # a long flush interval: only the graceful quit's final flush writes
@@ -305,7 +379,7 @@ my $j = status()->{private}{journal};
 is($j->{pending}, 1, 'one record pending: the second announce added to it');
 ok($j->{merged} >= 1, 'merged counted');
 ok($ngx->quit, 'graceful quit');
-is(totals('alice', 't1'), "7500\t1500\t7500\t1500\t1",
+is(totals('alice', 't1'), "7720\t1500\t7720\t1500\t1",
    'the final flush on quit wrote them');
 
 unlike($ngx->error_log, qr/\[(alert|crit|emerg)\]/,
