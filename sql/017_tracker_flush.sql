@@ -71,7 +71,9 @@ CREATE FUNCTION tracker_apply_flush(
     p_stop_torrent bigint[], p_stop_user bigint[], p_stop_peer bytea[])
 RETURNS int
 LANGUAGE plpgsql
-SET work_mem = '64MB'   -- hashes of 100k rows stay in memory
+SET work_mem = '64MB'   -- hashes and sorts of 100k rows stay in memory
+-- a batch's keys are all distinct: a memo of index lookups only costs
+SET enable_memoize = off
 -- planned with the arrays' real lengths, never from a small batch's plan
 SET plan_cache_mode = force_custom_plan
 AS $$
@@ -208,6 +210,15 @@ BEGIN
         LEFT JOIN (SELECT torrent_id, count(*) AS n
                    FROM new_snatch GROUP BY torrent_id) sn USING (torrent_id)
         WHERE t.id = l.torrent_id
+          -- most torrents' counts are the same two seconds later: their
+          -- (wide) rows are rewritten only to say they are alive, once a
+          -- minute, well inside tracker_expire_stats()'s timeout
+          AND (t.seeders IS DISTINCT FROM (l.seeders & 2147483647)::int
+               OR t.leechers IS DISTINCT FROM (l.leechers & 2147483647)::int
+               OR sn.n IS NOT NULL
+               OR t.stats_updated_at IS NULL
+               OR t.stats_updated_at
+                  < to_timestamp(l.last_at) - interval '60 seconds')
     )
     SELECT coalesce(sum(rows), 0) INTO applied FROM ok;
 
@@ -282,7 +293,10 @@ BEGIN
                      unnest(p_peer_up[nr + 1:]) AS up,
                      unnest(p_peer_down[nr + 1:]) AS down,
                      unnest(p_left[nr + 1:]) AS lft,
-                     unnest(p_at[nr + 1:]) AS at) x
+                     unnest(p_at[nr + 1:]) AS at
+              -- in key order: neighbouring lookups share index and heap
+              -- pages (a third less time than the journal's order)
+              ORDER BY 1, 2, 3) x
         WHERE p.torrent_id = x.torrent_id AND p.user_id = x.user_id
           AND p.peer_id = x.peer_id;
         GET DIAGNOSTICS updated = ROW_COUNT;
