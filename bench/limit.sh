@@ -59,7 +59,9 @@ worker_ticks() { # utime + stime of the workers of the bench nginx
 }
 
 announces() {
-    curl -s "http://127.0.0.1:$port/status" | sed -n 's/.*"announces":\([0-9]*\).*/\1/p'
+    # the swarm's count, the first one (the UDP section has its own)
+    curl -s "http://127.0.0.1:$port/status" \
+        | grep -o '"announces":[0-9]*' | head -1 | cut -d: -f2
 }
 
 run() { # off|on -> "rps cpu_us_per_announce"
