@@ -67,6 +67,9 @@ if ($ENV{FLUSH_GEN_FOLD}) {
         $q->{done} = $x->{ts} if $x->{ev} == 1 && !$q->{done};
         $q->{$_} = $x->{$_} for qw(se le seq);
     }
+    # the tracker sends the peers in primary key order
+    my @rs = sort { $a->{t} <=> $b->{t} || $a->{u} <=> $b->{u}
+                    || $a->{peer} cmp $b->{peer} } @r;
     $fn = 'tracker_apply_flush';
     @types = qw(bigint[] bigint[] int[] bigint[] bigint[] bigint[] bigint[]
                 bigint[] bigint[] bigint[] bigint[] bigint[] int[] int[]
@@ -79,10 +82,10 @@ if ($ENV{FLUSH_GEN_FOLD}) {
              col(first => \@pairs), col(last => \@pairs),
              col(done => \@pairs), col(se => \@pairs), col(le => \@pairs),
              col(seq => \@pairs),
-             col(t => \@r), col(u => \@r), col(peer => \@r, '"\\\\x%s"'),
-             col(ip => \@r), col(port => \@r), col(up => \@r),
-             col(down => \@r), col(left => \@r), col(ts => \@r),
-             col(ts => \@r), $ENV{FLUSH_GEN_NEW} ? scalar @r : 0,
+             col(t => \@rs), col(u => \@rs), col(peer => \@rs, '"\\\\x%s"'),
+             col(ip => \@rs), col(port => \@rs), col(up => \@rs),
+             col(down => \@rs), col(left => \@rs), col(ts => \@rs),
+             col(ts => \@rs), $ENV{FLUSH_GEN_NEW} ? scalar @rs : 0,
              "'{}'", "'{}'", "'{}'");
 } else {
     $fn = 'tracker_apply_batch';

@@ -5,12 +5,13 @@
 # tracker).
 #
 # The tracker folds a batch (one row per (user, torrent), one per peer) and
-# sends it to tracker_apply_flush() as binary arrays.  Here the same folded
-# batches are sent by psql as text literals, so each figure is given twice:
-# "sent as text" includes parsing the text arrays; "apply" is the function
-# alone, on arrays parsed beforehand (what the binary arrays cost is in
-# between, close to the latter).  tracker_apply_batch() (one row per
-# announce, folded in SQL: scripts and tests) is timed too.
+# sends it as binary arrays to tracker_flush_totals() and
+# tracker_flush_peers(), at once on two connections.  Here the same folded
+# batches are parsed into a temporary table first and each function is
+# timed alone ("totals", "peers"); "sent as text" times both in one call
+# of tracker_apply_flush() including the parsing of text arrays.
+# tracker_apply_batch() (one row per announce, folded in SQL: scripts and
+# tests) is timed too.
 #
 #   bench/flush.sh [users=20000] [torrents=20000]
 #   BENCH_PG_PORT=15434 (private cluster under build/pg-bench)
@@ -65,25 +66,39 @@ gen_set 100 1000000 text FLUSH_GEN_FOLD=1
 gen_set 200 2000000 rows
 echo "batch files: $(du -sh "$tmp" | cut -f1) of SQL"
 
-args=$(seq -s, -f 'a%g' 1 29)
+targs=$(seq -s, -f 'a%g' 1 15)
+pargs=$(seq -s, -f 'a%g' 16 29)
+empty() { local i out=; for i in $(seq "$1"); do out+="${out:+,}'{}'"; done
+          echo "$out"; }
+empty15=$(empty 15) empty10=$(empty 10) empty3=$(empty 3) warm=$$
 tck=$(getconf CLK_TCK)
 cpu="\\! awk '{ print \"cpu \" \$14 + \$15 }' /proc/\$BACKEND/stat"
 
 # run batch files in one session; print the summed server round-trip time
 # and the CPU time the server process spent (from /proc: the cluster is
 # local), which other load on the machine inflates less
-timed() {       # timed LABEL MODE FILE...; MODE text or table
+timed() {       # timed LABEL MODE FILE...; MODE text, totals or peers
     local label=$1 mode=$2 f
     shift 2
     {   echo 'SELECT pg_backend_pid() AS pid \gset'
         echo '\setenv BACKEND :pid'
+        echo 'SET client_min_messages = warning;'
+        # the tracker's connections are long-lived: functions compiled and
+        # catalogs cached before the first batch (empty calls, untimed)
+        echo "SELECT tracker_flush_totals(-$(date +%s%N), $empty15);"
+        echo "SELECT tracker_flush_peers(false, $empty10, 0, $empty3);"
         for f in "$@"; do
-            if [ "$mode" = table ]; then
+            if [ "$mode" != text ]; then
                 echo '\timing off'
                 cat "$f"
                 echo "$cpu"
                 echo '\timing on'
-                echo "SELECT tracker_apply_flush(b, $args) FROM batch;"
+                if [ "$mode" = totals ]; then
+                    echo "SELECT tracker_flush_totals(b, $targs) FROM batch;"
+                else
+                    echo "SELECT tracker_flush_peers(false, $pargs)" \
+                         "FROM batch;"
+                fi
             else
                 echo "$cpu"
                 echo '\timing on'
@@ -97,7 +112,7 @@ timed() {       # timed LABEL MODE FILE...; MODE text or table
             /^Time:/ { ms += $2; n++; next }
             /^cpu / { if (c0 == "") c0 = $2; else { c += $2 - c0; c0 = "" }
                       next }
-            /^-?[0-9]+$/ { rows += $1; next }
+            /^-?[0-9]+$/ { if (++calls > 2) rows += $1; next }
             /^(DROP|SELECT|CREATE)/ { next }
             { print "unexpected: " $0 > "/dev/stderr" }
             END { printf "%-44s %6d rows, %2d call(s): %7.1f ms" \
@@ -105,17 +120,23 @@ timed() {       # timed LABEL MODE FILE...; MODE text or table
                          label, rows, n, ms, c * 1000 / tck }'
 }
 
+# The tracker sends a batch's totals and its peers on two connections at
+# once: a flush takes about the longer of the two, and the sum in CPU.
 for kind in new again; do
-    timed "folded, apply: 1 x 100k, $kind peers" table \
+    timed "totals: 1 x 100k deltas, $kind peers" totals \
         "$tmp/table-big-$kind.sql"
-    timed "folded, apply: 10 x 10k, $kind peers" table \
+    timed "peers:  1 x 100k deltas, $kind peers" peers \
+        "$tmp/table-big-$kind.sql"
+    timed "totals: 10 x 10k deltas, $kind peers" totals \
         "$tmp"/table-small-$kind-{0..9}.sql
-    timed "folded, sent as text: 1 x 100k, $kind" text \
+    timed "peers:  10 x 10k deltas, $kind peers" peers \
+        "$tmp"/table-small-$kind-{0..9}.sql
+    timed "both, one call, sent as text: 1 x 100k, $kind" text \
         "$tmp/text-big-$kind.sql"
-    timed "folded, sent as text: 10 x 10k, $kind" text \
-        "$tmp"/text-small-$kind-{0..9}.sql
     timed "per announce (tracker_apply_batch): 100k, $kind" text \
         "$tmp/rows-big-$kind.sql"
+    # a running database has analyzed the tables the first batches filled
+    [ $kind = new ] && "${psql[@]}" -c 'ANALYZE'
 done
 # a batch id seen before: the call returns -1 right after the server has
 # parsed the arrays, so this is the cost of sending them as text

@@ -32,7 +32,13 @@ typedef struct {
     ngx_uint_t                   batch;
 
     ngx_event_t                  timer;
-    ngx_tracker_pg_query_t       query;
+    ngx_tracker_pg_query_t       query;         /* the totals */
+    ngx_tracker_pg_query_t       peers_query;
+    ngx_uint_t                   pending;       /* queries out */
+    ngx_int_t                    applied;       /* the totals' answer */
+    ngx_uint_t                   failed;
+    u_char                      *error_end;
+    u_char                       error[256];    /* outlives the result */
     ngx_pool_t                  *pool;
     int64_t                      batch_id;
     uint64_t                     batch_end;
@@ -62,22 +68,6 @@ static void ngx_tracker_stats_timer(ngx_event_t *ev);
 static void ngx_tracker_stats_done(ngx_tracker_pg_query_t *q);
 
 
-static uint64_t
-ngx_tracker_scale(uint64_t bytes, ngx_int_t percent)
-{
-    if (percent <= 0) {
-        return 0;
-    }
-
-    /* no overflow for any counter a client can send */
-    if (bytes > (uint64_t) -1 / 1000) {
-        return bytes / 100 * percent;
-    }
-
-    return bytes * percent / 100;
-}
-
-
 typedef struct {
     ngx_tracker_cache_t        *cache;
     ngx_tracker_account_t      *a;
@@ -104,6 +94,7 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
     cur.downloaded = a->downloaded;
     cur.seen = (uint32_t) ctx.now;
     cur.jpos = 0;
+    cur.written = 0;
     cur.seeder = (a->left == 0);
     cur.completed = (a->event == NGX_TRACKER_EVENT_COMPLETED);
 
@@ -146,15 +137,9 @@ ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
         up = a->uploaded - prev->uploaded;
         down = a->downloaded - prev->downloaded;
 
-        dl_percent = a->torrent->dl_percent * ctx->cache->sh->dl_percent
-                     / 100;
-        ul_percent = a->torrent->ul_percent * ctx->cache->sh->ul_percent
-                     / 100;
 
         d.raw_uploaded = up;
         d.raw_downloaded = down;
-        d.uploaded = ngx_tracker_scale(up, ul_percent);
-        d.downloaded = ngx_tracker_scale(down, dl_percent);
 
         /* the time since the last announce, in the role it had then */
         elapsed = ctx->now - (time_t) prev->seen;
@@ -167,13 +152,15 @@ ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
             elapsed = ctx->cache->peer_timeout;
         }
 
-        if (prev->seeder) {
-            d.up_time = (uint32_t) elapsed;
-
-        } else {
-            d.down_time = (uint32_t) elapsed;
-        }
+        d.time = (uint32_t) elapsed;
     }
+
+    d.seeding = prev->seeder;
+
+    dl_percent = a->torrent->dl_percent * ctx->cache->sh->dl_percent / 100;
+    ul_percent = a->torrent->ul_percent * ctx->cache->sh->ul_percent / 100;
+    d.dl_percent = (uint32_t) ngx_max(dl_percent, 0);
+    d.ul_percent = (uint32_t) ngx_max(ul_percent, 0);
 
     d.user_id = a->user_id;
     d.torrent_id = a->torrent->id;
@@ -183,7 +170,7 @@ ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
     d.leechers = (uint32_t) a->leechers;
     ngx_memcpy(d.peer_id, a->peer_id, NGX_TRACKER_HASH_LEN);
     ngx_memcpy(d.addr, a->addr, a->family ? 16 : 4);
-    d.family = (u_char) a->family;
+    d.family = a->family ? 1 : 0;
     d.port = ntohs(a->port);
 
     /* its session in the database's peers starts here, as on a start */
@@ -198,6 +185,27 @@ ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
 
     } else if (a->event == NGX_TRACKER_EVENT_STOPPED) {
         d.event = 3;
+    }
+
+    /*
+     * Its row in the database's peers list is written when a reader would
+     * see a difference (a new session, an event, a restarted client, a
+     * leecher turned seeder) or when it is peer_refresh old: a busy peer
+     * costs the database one row a minute, not one per flush.
+     */
+    d.client_up = a->uploaded;
+    d.client_down = a->downloaded;
+
+    if (rebase || d.event || a->event == NGX_TRACKER_EVENT_COMPLETED
+        || prev->seeder != (a->left == 0)
+        || ctx->now - (time_t) prev->written
+           >= ctx->cache->peer_refresh)
+    {
+        d.write_peer = 1;
+        cur->written = (uint32_t) ctx->now;
+
+    } else {
+        cur->written = prev->written;
     }
 
     cur->jpos = ngx_tracker_journal_put(&ctx->cache->sh->journal, &d,
@@ -232,17 +240,21 @@ ngx_tracker_journal_put(ngx_tracker_journal_t *j, ngx_tracker_delta_t *d,
         floor = j->batch_id ? j->batch_end : j->head;
         r = &j->records[pos % j->capacity];
 
+        /* same role and multipliers: a record has one of each */
         if (pos >= floor && pos < j->tail
             && (r->event == 0 || r->event == 1)
+            && r->seeding == d->seeding
+            && r->ul_percent == d->ul_percent
+            && r->dl_percent == d->dl_percent
             && r->user_id == d->user_id && r->torrent_id == d->torrent_id
             && ngx_memcmp(r->peer_id, d->peer_id, NGX_TRACKER_HASH_LEN) == 0)
         {
-            r->uploaded += d->uploaded;
-            r->downloaded += d->downloaded;
             r->raw_uploaded += d->raw_uploaded;
             r->raw_downloaded += d->raw_downloaded;
-            r->up_time += d->up_time;
-            r->down_time += d->down_time;
+            r->time += d->time;
+            r->write_peer |= d->write_peer;
+            r->client_up = d->client_up;
+            r->client_down = d->client_down;
             r->left = d->left;
             r->at = d->at;
             r->seeders = d->seeders;
@@ -400,8 +412,30 @@ ngx_tracker_flush(ngx_tracker_flusher_t *f)
 
     rc = ngx_tracker_flush_build(f, start, end);
 
+    /*
+     * The totals and the peers go on two connections at once (when the
+     * pool has two idle); the batch is done when both succeeded.
+     */
+    f->pending = 0;
+    f->applied = 0;
+    f->failed = 0;
+
     if (rc == NGX_OK) {
         rc = ngx_tracker_pg_run(f->pg, &f->query);
+
+        if (rc == NGX_OK) {
+            f->pending++;
+
+            if (ngx_tracker_pg_run(f->pg, &f->peers_query) == NGX_OK) {
+                f->pending++;
+
+            } else {
+                /* the batch fails as a whole; the totals' query runs on */
+                f->failed = 1;
+                f->error_end = ngx_cpymem(f->error, "peers not sent",
+                                          sizeof("peers not sent") - 1);
+            }
+        }
     }
 
     if (rc != NGX_OK) {
@@ -455,9 +489,9 @@ ngx_tracker_flush_build(ngx_tracker_flusher_t *f, uint64_t start,
     ngx_memzero(&f->query, sizeof(ngx_tracker_pg_query_t));
 
     st = &f->query.stmts[0];
-    st->name = "tracker_apply_flush";
-    st->sql = ngx_tracker_flush_sql;
-    st->nparams = NGX_TRACKER_FLUSH_PARAMS;
+    st->name = "tracker_flush_totals";
+    st->sql = ngx_tracker_flush_totals_sql;
+    st->nparams = NGX_TRACKER_FLUSH_TOTALS;
     st->values = f->params.values;
     st->lengths = f->params.lengths;
     st->formats = f->params.formats;
@@ -465,6 +499,20 @@ ngx_tracker_flush_build(ngx_tracker_flusher_t *f, uint64_t start,
     f->query.nstmts = 1;
     f->query.handler = ngx_tracker_flush_done;
     f->query.data = f;
+
+    ngx_memzero(&f->peers_query, sizeof(ngx_tracker_pg_query_t));
+
+    st = &f->peers_query.stmts[0];
+    st->name = "tracker_flush_peers";
+    st->sql = ngx_tracker_flush_peers_sql;
+    st->nparams = NGX_TRACKER_FLUSH_PARAMS - NGX_TRACKER_FLUSH_TOTALS;
+    st->values = f->params.values + NGX_TRACKER_FLUSH_TOTALS;
+    st->lengths = f->params.lengths + NGX_TRACKER_FLUSH_TOTALS;
+    st->formats = f->params.formats + NGX_TRACKER_FLUSH_TOTALS;
+
+    f->peers_query.nstmts = 1;
+    f->peers_query.handler = ngx_tracker_flush_done;
+    f->peers_query.data = f;
 
     ngx_log_debug3(NGX_LOG_DEBUG_EVENT, f->timer.log, 0,
                    "tracker flush: %uL records folded into %ui pairs, "
@@ -478,11 +526,27 @@ ngx_tracker_flush_build(ngx_tracker_flusher_t *f, uint64_t start,
 static void
 ngx_tracker_flush_done(ngx_tracker_pg_query_t *q)
 {
-    ngx_int_t               applied;
     ngx_tracker_flusher_t  *f = q->data;
     ngx_tracker_journal_t  *j;
 
     j = &f->cache->sh->journal;
+
+    if (q->rc != NGX_OK) {
+        f->failed = 1;
+        f->error_end = ngx_snprintf(f->error, sizeof(f->error), "%V",
+                                    &q->error);
+
+    } else if (q == &f->query) {
+        /* the count, or -1 (NGX_ERROR) for a batch applied before */
+        f->applied = ngx_atoi((u_char *) PQgetvalue(q->res[0], 0, 0),
+                              PQgetlength(q->res[0], 0, 0));
+    }
+
+    if (--f->pending) {
+        /* the other query is still out */
+        return;
+    }
+
     f->busy = 0;
 
     if (f->pool) {
@@ -496,7 +560,7 @@ ngx_tracker_flush_done(ngx_tracker_pg_query_t *q)
     if (j->batch_id == f->batch_id) {
         j->flushing = 0;
 
-        if (q->rc == NGX_OK) {
+        if (!f->failed) {
             j->head = f->batch_end;
             j->batch_id = 0;
         }
@@ -504,23 +568,22 @@ ngx_tracker_flush_done(ngx_tracker_pg_query_t *q)
 
     ngx_shmtx_unlock(&j->mutex);
 
-    if (q->rc != NGX_OK) {
+    if (f->failed) {
         (void) ngx_atomic_fetch_add(&j->flush_failures, 1);
         ngx_log_error(NGX_LOG_WARN, f->timer.log, 0,
                       "tracker flush of batch %L failed, kept for a "
-                      "retry: %V", f->batch_id, &q->error);
+                      "retry: %*s", f->batch_id,
+                      (size_t) (f->error_end - f->error),
+                      f->error);
         return;
     }
 
-    applied = ngx_atoi((u_char *) PQgetvalue(q->res[0], 0, 0),
-                       PQgetlength(q->res[0], 0, 0));
-
-    if (applied < 0) {
+    if (f->applied < 0) {
         /* a retry of a batch whose commit we never heard about */
         (void) ngx_atomic_fetch_add(&j->replayed, 1);
 
     } else {
-        (void) ngx_atomic_fetch_add(&j->flushed, applied);
+        (void) ngx_atomic_fetch_add(&j->flushed, f->applied);
     }
 
     (void) ngx_atomic_fetch_add(&j->batches, 1);

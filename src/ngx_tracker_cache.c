@@ -519,6 +519,7 @@ ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
         prev.downloaded = v.downloaded;
         prev.seen = v.seen;
         prev.jpos = v.jpos;
+        prev.written = v.seen - e->refreshed;
         prev.seeder = (e->flags & NGX_TRACKER_ENTRY_SEEDER) ? 1 : 0;
         prev.completed = (e->flags & NGX_TRACKER_ENTRY_COMPLETED) ? 1 : 0;
 
@@ -545,6 +546,8 @@ ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
         v.seen = now->seen;
         v.jpos = now->jpos;
         ngx_memcpy(e->data, &v, sizeof(ngx_tracker_peer_value_t));
+
+        e->refreshed = (u_char) ngx_min(now->seen - now->written, 255);
 
         /* a peer completes once; the flag outlives later announces */
         e->flags = NGX_TRACKER_ENTRY_FOUND

@@ -54,6 +54,7 @@ typedef struct {
     uint64_t                     downloaded;
     uint32_t                     seen;          /* unix time; 0: never */
     uint32_t                     jpos;          /* its journal record + 1 */
+    uint32_t                     written;       /* its peers row, last */
     unsigned                     seeder:1;
     unsigned                     completed:1;
 } ngx_tracker_peer_state_t;
@@ -86,7 +87,12 @@ typedef struct {
     u_char                       kind;
     u_char                       flags;
     u_char                       keylen;
-    u_char                       refreshed;     /* low byte of the time */
+    /*
+     * Users and torrents: the low byte of the time of a refresh.  Peers:
+     * seconds from when their row was last written to "seen" (under
+     * peer_refresh, so a byte holds it).
+     */
+    u_char                       refreshed;
     u_char                       data[1];
 } ngx_tracker_entry_t;
 
@@ -96,26 +102,33 @@ typedef struct {
 #define NGX_TRACKER_ENTRY_COMPLETED   0x08
 
 
-/* one accounting delta: one announce of one peer */
+/*
+ * One accounting delta: one announce of one peer, or several merged (under
+ * the same multipliers and in the same role).  120 bytes: the journal's
+ * size in a zone is documented per record.
+ */
 typedef struct {
     int64_t                      user_id;
     int64_t                      torrent_id;
-    uint64_t                     uploaded;        /* credited */
-    uint64_t                     downloaded;      /* credited */
-    uint64_t                     raw_uploaded;
+    uint64_t                     raw_uploaded;    /* growth, as reported */
     uint64_t                     raw_downloaded;
     uint64_t                     left;
-    uint32_t                     up_time;
-    uint32_t                     down_time;
+    uint64_t                     client_up;       /* as the client said */
+    uint64_t                     client_down;
+    uint32_t                     ul_percent;      /* credit: raw * % / 100 */
+    uint32_t                     dl_percent;
+    uint32_t                     time;            /* seconds in its role */
     uint32_t                     at;
     uint32_t                     seeders;
     uint32_t                     leechers;
     u_char                       peer_id[NGX_TRACKER_HASH_LEN];
     u_char                       addr[16];
-    u_char                       family;
-    u_char                       event;
     uint16_t                     port;            /* host order */
-    u_char                       fresh;           /* peer new to the cache */
+    u_char                       family:1;
+    u_char                       event:2;
+    u_char                       seeding:1;       /* time is seed time */
+    u_char                       fresh:1;         /* peer new to the cache */
+    u_char                       write_peer:1;    /* its row is due */
 } ngx_tracker_delta_t;
 
 
@@ -174,6 +187,7 @@ typedef struct {
     time_t                       ttl;
     time_t                       negative_ttl;
     time_t                       peer_timeout;
+    time_t                       peer_refresh;  /* peers rows, at most */
 } ngx_tracker_cache_t;
 
 

@@ -1,6 +1,7 @@
 
 /*
- * ngx_tracker: a journal batch folded for tracker_apply_flush().
+ * ngx_tracker: a journal batch folded for tracker_flush_totals() and
+ * tracker_flush_peers() (sql/018_tracker_peers.sql).
  *
  * Folding here costs a hash lookup per record; in the database it cost a
  * grouping, a sort and a window over every record, and the text arrays
@@ -17,7 +18,10 @@
 #define NGX_TRACKER_OID_INT4    23
 #define NGX_TRACKER_OID_TEXT    25
 
-/* the parameters, in tracker_apply_flush()'s order */
+/*
+ * The parameters, in tracker_apply_flush()'s order: those of
+ * tracker_flush_totals(), then those of tracker_flush_peers().
+ */
 enum {
     NGX_TRACKER_P_BATCH = 0,
     NGX_TRACKER_P_USER,
@@ -52,14 +56,18 @@ enum {
 };
 
 
-const char  *ngx_tracker_flush_sql =
-    "SELECT tracker_apply_flush($1::bigint, $2::bigint[], $3::bigint[], "
+const char  *ngx_tracker_flush_totals_sql =
+    "SELECT tracker_flush_totals($1::bigint, $2::bigint[], $3::bigint[], "
     "$4::int[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], "
     "$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], "
-    "$13::bigint[], $14::int[], $15::int[], $16::int[], $17::bigint[], "
-    "$18::bigint[], $19::bytea[], $20::text[], $21::int[], $22::bigint[], "
-    "$23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::int, "
-    "$28::bigint[], $29::bigint[], $30::bytea[])";
+    "$13::bigint[], $14::int[], $15::int[], $16::int[])";
+
+/* the client's own counters: idempotent, so no batch id */
+const char  *ngx_tracker_flush_peers_sql =
+    "SELECT tracker_flush_peers(false, $1::bigint[], $2::bigint[], "
+    "$3::bytea[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], "
+    "$8::bigint[], $9::bigint[], $10::bigint[], $11::int, $12::bigint[], "
+    "$13::bigint[], $14::bytea[])";
 
 
 typedef struct {
@@ -82,13 +90,32 @@ typedef struct {
 
 
 typedef struct {
-    ngx_tracker_delta_t         *last;      /* address, port, left, at */
-    uint64_t                     up;        /* raw, this session */
-    uint64_t                     down;
+    ngx_tracker_delta_t         *last;      /* address, counters, left, at */
     uint32_t                     since;
     unsigned                     restarted:1;
     unsigned                     stopped:1;
+    unsigned                     write:1;
 } ngx_tracker_fold_peer_t;
+
+
+/* the credit of a growth under a multiplier */
+static uint64_t
+ngx_tracker_scale(uint64_t bytes, uint32_t percent)
+{
+    if (percent == 0) {
+        return 0;
+    }
+
+    if (bytes <= (uint64_t) -1 / percent) {
+        return bytes * percent / 100;
+    }
+
+    /* counters no client reaches: no overflow, saturated at worst */
+    bytes /= 100;
+
+    return (bytes <= (uint64_t) -1 / percent) ? bytes * percent
+                                               : (uint64_t) -1;
+}
 
 
 static u_char *
@@ -246,6 +273,36 @@ ngx_tracker_fold_peer(ngx_tracker_fold_peer_t *peers, ngx_uint_t *npeers,
 }
 
 
+/* sessions begun first; then by the primary key of peers */
+static int
+ngx_tracker_fold_peer_cmp(const void *one, const void *two)
+{
+    ngx_tracker_delta_t      *a, *b;
+    ngx_tracker_fold_peer_t  *x, *y;
+
+    x = *(ngx_tracker_fold_peer_t **) one;
+    y = *(ngx_tracker_fold_peer_t **) two;
+
+    if (x->restarted != y->restarted) {
+        return x->restarted ? -1 : 1;
+    }
+
+    a = x->last;
+    b = y->last;
+
+    if (a->torrent_id != b->torrent_id) {
+        return a->torrent_id < b->torrent_id ? -1 : 1;
+    }
+
+    if (a->user_id != b->user_id) {
+        return a->user_id < b->user_id ? -1 : 1;
+    }
+
+    /* bytea compares as unsigned bytes, as memcmp does */
+    return ngx_memcmp(a->peer_id, b->peer_id, NGX_TRACKER_HASH_LEN);
+}
+
+
 ngx_int_t
 ngx_tracker_flush_fold(ngx_pool_t *pool, ngx_tracker_journal_t *j,
     uint64_t start, uint64_t end, int64_t batch_id,
@@ -255,11 +312,10 @@ ngx_tracker_flush_fold(ngx_pool_t *pool, ngx_tracker_journal_t *j,
     size_t                    len;
     uint32_t                 *pslots, *eslots;
     uint64_t                  i;
-    ngx_uint_t                n, size, npairs, npeers, nstop, nlive, nnew, k,
-                              pass;
+    ngx_uint_t                n, size, npairs, npeers, nstop, nlive, nnew, k;
     ngx_tracker_delta_t      *d, *l;
     ngx_tracker_fold_pair_t  *pairs, *q;
-    ngx_tracker_fold_peer_t  *peers, *pe;
+    ngx_tracker_fold_peer_t  *peers, *pe, **live;
 
     n = (ngx_uint_t) (end - start);
 
@@ -283,12 +339,16 @@ ngx_tracker_flush_fold(ngx_pool_t *pool, ngx_tracker_journal_t *j,
         q = ngx_tracker_fold_pair(pairs, &npairs, pslots, size - 1, d);
 
         q->rows++;
-        q->up += d->uploaded;
-        q->down += d->downloaded;
+        q->up += ngx_tracker_scale(d->raw_uploaded, d->ul_percent);
+        q->down += ngx_tracker_scale(d->raw_downloaded, d->dl_percent);
         q->raw_up += d->raw_uploaded;
         q->raw_down += d->raw_downloaded;
-        q->up_time += d->up_time;
-        q->down_time += d->down_time;
+        if (d->seeding) {
+            q->up_time += d->time;
+
+        } else {
+            q->down_time += d->time;
+        }
         q->first = ngx_min(q->first, d->at);
         q->last = ngx_max(q->last, d->at);
 
@@ -313,31 +373,38 @@ ngx_tracker_flush_fold(ngx_pool_t *pool, ngx_tracker_journal_t *j,
         } else if (d->event == 2 || d->fresh || pe->stopped) {
             pe->stopped = 0;
             pe->restarted = 1;
-            pe->up = d->raw_uploaded;
-            pe->down = d->raw_downloaded;
             pe->since = d->at;
-
-        } else {
-            pe->up += d->raw_uploaded;
-            pe->down += d->raw_downloaded;
         }
 
+        pe->write |= d->write_peer;
         pe->last = d;
+    }
+
+    /* the rows to write, sessions begun first, each part in key order */
+
+    live = ngx_palloc(pool, (npeers + 1) * sizeof(ngx_tracker_fold_peer_t *));
+    if (live == NULL) {
+        return NGX_ERROR;
     }
 
     nstop = 0;
     nnew = 0;
+    nlive = 0;
 
     for (k = 0; k < npeers; k++) {
-        if (peers[k].stopped) {
+        pe = &peers[k];
+
+        if (pe->stopped) {
             nstop++;
 
-        } else if (peers[k].restarted) {
-            nnew++;
+        } else if (pe->write || pe->restarted) {
+            live[nlive++] = pe;
+            nnew += pe->restarted;
         }
     }
 
-    nlive = npeers - nstop;
+    ngx_qsort(live, nlive, sizeof(ngx_tracker_fold_peer_t *),
+              ngx_tracker_fold_peer_cmp);
 
     /* the scalars */
 
@@ -394,7 +461,7 @@ ngx_tracker_flush_fold(ngx_pool_t *pool, ngx_tracker_journal_t *j,
         put4(NGX_TRACKER_P_SEQ, q->seq);
     }
 
-    /* one row per peer, those whose session began first; the stopped */
+    /* the peers rows due (sessions begun first), then the stopped */
 
     for (k = NGX_TRACKER_P_PEER_TORRENT; k <= NGX_TRACKER_P_AT; k++) {
         if (ngx_tracker_array(pool, p, pos, k,
@@ -423,43 +490,42 @@ ngx_tracker_flush_fold(ngx_pool_t *pool, ngx_tracker_journal_t *j,
         }
     }
 
-    for (pass = 0; pass < 2; pass++) {
-        for (k = 0; k < npeers; k++) {
-            pe = &peers[k];
-            l = pe->last;
+    for (k = 0; k < npeers; k++) {
+        pe = &peers[k];
+        l = pe->last;
 
-            if (pass == 0 && pe->stopped) {
-                put8(NGX_TRACKER_P_STOP_TORRENT, (uint64_t) l->torrent_id);
-                put8(NGX_TRACKER_P_STOP_USER, (uint64_t) l->user_id);
-                pos[NGX_TRACKER_P_STOP_PEER] =
-                    ngx_tracker_put_bytes(pos[NGX_TRACKER_P_STOP_PEER],
-                                          l->peer_id, NGX_TRACKER_HASH_LEN);
-            }
-
-            if (pe->stopped || pe->restarted != (pass == 0)) {
-                continue;
-            }
-
-            put8(NGX_TRACKER_P_PEER_TORRENT, (uint64_t) l->torrent_id);
-            put8(NGX_TRACKER_P_PEER_USER, (uint64_t) l->user_id);
-            pos[NGX_TRACKER_P_PEER] =
-                ngx_tracker_put_bytes(pos[NGX_TRACKER_P_PEER], l->peer_id,
-                                      NGX_TRACKER_HASH_LEN);
-
-            /* the text goes before its length, known once it is written */
-            b = pos[NGX_TRACKER_P_IP];
-            len = ngx_inet_ntop(l->family ? AF_INET6 : AF_INET, l->addr,
-                                b + 4, NGX_INET6_ADDRSTRLEN);
-            (void) ngx_tracker_put32(b, (uint32_t) len);
-            pos[NGX_TRACKER_P_IP] = b + 4 + len;
-
-            put4(NGX_TRACKER_P_PORT, l->port);
-            put8(NGX_TRACKER_P_PEER_UP, pe->up);
-            put8(NGX_TRACKER_P_PEER_DOWN, pe->down);
-            put8(NGX_TRACKER_P_LEFT, l->left);
-            put8(NGX_TRACKER_P_SINCE, pe->since);
-            put8(NGX_TRACKER_P_AT, l->at);
+        if (pe->stopped) {
+            put8(NGX_TRACKER_P_STOP_TORRENT, (uint64_t) l->torrent_id);
+            put8(NGX_TRACKER_P_STOP_USER, (uint64_t) l->user_id);
+            pos[NGX_TRACKER_P_STOP_PEER] =
+                ngx_tracker_put_bytes(pos[NGX_TRACKER_P_STOP_PEER],
+                                      l->peer_id, NGX_TRACKER_HASH_LEN);
         }
+    }
+
+    for (k = 0; k < nlive; k++) {
+        pe = live[k];
+        l = pe->last;
+
+        put8(NGX_TRACKER_P_PEER_TORRENT, (uint64_t) l->torrent_id);
+        put8(NGX_TRACKER_P_PEER_USER, (uint64_t) l->user_id);
+        pos[NGX_TRACKER_P_PEER] =
+            ngx_tracker_put_bytes(pos[NGX_TRACKER_P_PEER], l->peer_id,
+                                  NGX_TRACKER_HASH_LEN);
+
+        /* the text goes before its length, known once it is written */
+        b = pos[NGX_TRACKER_P_IP];
+        len = ngx_inet_ntop(l->family ? AF_INET6 : AF_INET, l->addr,
+                            b + 4, NGX_INET6_ADDRSTRLEN);
+        (void) ngx_tracker_put32(b, (uint32_t) len);
+        pos[NGX_TRACKER_P_IP] = b + 4 + len;
+
+        put4(NGX_TRACKER_P_PORT, l->port);
+        put8(NGX_TRACKER_P_PEER_UP, l->client_up);
+        put8(NGX_TRACKER_P_PEER_DOWN, l->client_down);
+        put8(NGX_TRACKER_P_LEFT, l->left);
+        put8(NGX_TRACKER_P_SINCE, pe->since);
+        put8(NGX_TRACKER_P_AT, l->at);
     }
 
 #undef put8

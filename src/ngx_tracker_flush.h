@@ -1,7 +1,8 @@
 
 /*
  * ngx_tracker: a journal batch folded into the parameters of
- * tracker_apply_flush() (sql/017_tracker_flush.sql).
+ * tracker_flush_totals() and tracker_flush_peers()
+ * (sql/018_tracker_peers.sql).
  *
  * One row per (user, torrent) with the sums, one row per peer with its
  * last state, in PostgreSQL's binary array format: the database then only
@@ -19,6 +20,7 @@
 
 
 #define NGX_TRACKER_FLUSH_PARAMS  30
+#define NGX_TRACKER_FLUSH_TOTALS  16    /* the first 16 are the totals' */
 
 
 typedef struct {
@@ -30,7 +32,8 @@ typedef struct {
 } ngx_tracker_flush_params_t;
 
 
-extern const char  *ngx_tracker_flush_sql;
+extern const char  *ngx_tracker_flush_totals_sql;
+extern const char  *ngx_tracker_flush_peers_sql;
 
 /*
  * Folds records [start, end) of the journal (a batch in flight: nobody

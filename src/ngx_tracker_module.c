@@ -497,6 +497,10 @@ ngx_http_tracker_init_process(ngx_cycle_t *cycle)
                                                 sw->peer_timeout);
         }
 
+        /* a peers row is rewritten well before the database expires it */
+        tmcf->cache->peer_refresh = ngx_min(tmcf->cache->peer_refresh,
+                                            tmcf->cache->peer_timeout / 2);
+
         if (ngx_tracker_accounting_init_worker(cycle, tmcf->cache, tmcf->pg,
                                                tmcf->flush, tmcf->batch)
             != NGX_OK
@@ -578,7 +582,7 @@ static ngx_uint_t  ngx_http_tracker_private_tag;
 
 /*
  * tracker_private_zone name:size [journal=N] [ttl=T] [negative_ttl=T]
- *     [flush=T] [batch=N];
+ *     [flush=T] [batch=N] [peer_refresh=T];
  */
 static char *
 ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -613,6 +617,7 @@ ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cache->journal_size = 65536;
     cache->ttl = 60;
     cache->negative_ttl = 30;
+    cache->peer_refresh = 60;
     tmcf->flush = 2000;
     tmcf->batch = 50000;
 
@@ -662,6 +667,18 @@ ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             tmcf->flush = n;
+
+        } else if (ngx_strncmp(s.data, "peer_refresh=", 13) == 0) {
+            s.data += 13;
+            s.len -= 13;
+
+            /* the time since a row was written is kept in one byte */
+            cache->peer_refresh = ngx_parse_time(&s, 1);
+            if (cache->peer_refresh == (time_t) NGX_ERROR
+                || cache->peer_refresh > 255)
+            {
+                goto invalid;
+            }
 
         } else {
             goto invalid;

@@ -509,6 +509,26 @@ subtest 'NOTIFY tracker' => sub {
     is(notified("DELETE FROM site_events"), 'e:', 'deleted');
     is(q1($db, "SELECT count(*) FROM peers WHERE torrent_id = 11"), 0,
        'a deleted torrent\'s peers are gone');
+
+    # user_torrents and snatches have no foreign keys (018): statement
+    # triggers delete a deleted user's rows, the flush skips its pairs
+    my $nid = q1($db, "INSERT INTO users (username) VALUES ('n2') "
+                      . 'RETURNING id');
+    is(apply(9160, { user => $nid, torrent => 10, up => 5, event => 1,
+                    peer => 'n' }), 1, 'a pair of a new user');
+    is(q1($db, "SELECT count(*) FROM user_torrents WHERE user_id = $nid")
+       . q1($db, "SELECT count(*) FROM snatches WHERE user_id = $nid"), '11',
+       'its row and snatch');
+    q1($db, "DELETE FROM users WHERE id = $nid");
+    is(q1($db, "SELECT count(*) FROM user_torrents WHERE user_id = $nid")
+       . q1($db, "SELECT count(*) FROM snatches WHERE user_id = $nid"), '00',
+       'deleted with the user');
+    is(apply(9161, { user => $nid, torrent => 10, up => 5, event => 1,
+                    peer => 'n' }, { user => 1, torrent => 10, up => 1 }), 1,
+       'a later batch skips the deleted user\'s pair');
+    is(q1($db, "SELECT count(*) FROM user_torrents WHERE user_id = $nid")
+       . q1($db, "SELECT count(*) FROM snatches WHERE user_id = $nid"), '00',
+       'and writes nothing for it');
 };
 
 # --- a server restart -------------------------------------------------------

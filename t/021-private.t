@@ -59,7 +59,8 @@ my %tid = %{ PgTest::add_torrents($db, \&ih, %t) };
 my $http = <<"EOF";
     tracker_swarm_zone swarm:8m;
     tracker_database "$db" pool=2 retry=200ms;
-    tracker_private_zone priv:8m flush=200ms ttl=60s negative_ttl=60s;
+    tracker_private_zone priv:8m flush=200ms ttl=60s negative_ttl=60s
+                         peer_refresh=0;
     server {
         listen 127.0.0.1:${\ $ngx->port};
         location /announce { tracker_announce swarm; tracker_private on; }
@@ -309,7 +310,7 @@ my $killed = 0;
 for (1 .. 150) {
     $killed = q1("SELECT count(pg_terminate_backend(pid))
                   FROM pg_stat_activity
-                  WHERE query LIKE '%tracker_apply_flush%'
+                  WHERE query LIKE '%tracker_flush_totals%'
                     AND wait_event_type = 'Lock'
                     AND datname = current_database()");
     last if $killed;
@@ -359,8 +360,32 @@ is($peer->(9), 'none', 'a peer started and stopped in the batch: gone');
 q1("DELETE FROM peers WHERE user_id = $uid{alice}");
 announce(torrent => 't1', peer => 8, up => 60, left => 0);
 ok(drained(), 'drained');
-is($peer->(8), '20 true', 'a peer row gone meanwhile is written again');
+is($peer->(8), '60 true', 'a peer row gone meanwhile is written again '
+   . '(with the counters the client reported)');
 is(totals('alice', 't1'), "4720\t1500\t4720\t1500\t1", 'totals go on');
+
+# peer_refresh: a busy peer's row is written when something changes, else
+# once per peer_refresh; the totals are written every flush regardless
+ok($ngx->reload($http =~ s/peer_refresh=0/peer_refresh=60s/r),
+   'reload with peer_refresh=60s');
+announce(torrent => 't1', peer => 5, event => 'started', up => 0);
+ok(drained(), 'drained');
+is($peer->(5), '0 false', 'a new session: its row at once');
+announce(torrent => 't1', peer => 5, up => 100);
+announce(torrent => 't1', peer => 5, up => 130);
+ok(drained(), 'drained');
+is($peer->(5), '0 false', 'nothing a reader would notice: the row waits');
+is(totals('alice', 't1'), "4850\t1500\t4850\t1500\t1",
+   'while the totals have the growth (+130)');
+announce(torrent => 't1', peer => 5, up => 150, left => 0);
+ok(drained(), 'drained');
+is($peer->(5), '150 true', 'a leecher turned seeder: written');
+announce(torrent => 't1', peer => 5, up => 170, left => 0,
+         event => 'stopped');
+ok(drained(), 'drained');
+is($peer->(5), 'none', 'a stop: deleted');
+is(totals('alice', 't1'), "4890\t1500\t4890\t1500\t1", 'totals: +40');
+ok($ngx->reload($http), 'reload with peer_refresh=0');
 
 # --- reload and graceful quit with deltas in the journal ---
 
@@ -368,7 +393,7 @@ announce(torrent => 't1', peer => 7, up => 4500);
 ok($ngx->reload($http =~ s/flush=200ms/flush=200ms /r), 'reload');
 announce(torrent => 't1', peer => 7, up => 5000);
 ok(drained(), 'drained after the reload');
-is(totals('alice', 't1'), "5720\t1500\t5720\t1500\t1",
+is(totals('alice', 't1'), "5890\t1500\t5890\t1500\t1",
    'the peer state and the journal survived the reload');
 
 # a long flush interval: only the graceful quit's final flush writes
@@ -379,7 +404,7 @@ my $j = status()->{private}{journal};
 is($j->{pending}, 1, 'one record pending: the second announce added to it');
 ok($j->{merged} >= 1, 'merged counted');
 ok($ngx->quit, 'graceful quit');
-is(totals('alice', 't1'), "7720\t1500\t7720\t1500\t1",
+is(totals('alice', 't1'), "7890\t1500\t7890\t1500\t1",
    'the final flush on quit wrote them');
 
 unlike($ngx->error_log, qr/\[(alert|crit|emerg)\]/,
