@@ -43,24 +43,65 @@ BENCH_DB="$db" "$top/bench/nginx.sh" start "$prefix" "$port" 256m
 
 open_url=http://127.0.0.1:$port/announce
 private_url=http://127.0.0.1:$port/$passkey/announce
+hz=$(getconf CLK_TCK)
+
+# CPU per announce: nginx's workers and every PostgreSQL process, over the
+# run and the flush it leaves behind (less sensitive than rps to other
+# load on the machine, which the throughput ratio also rides on)
+ticks() {   # "pid:ticks ..." of nginx's workers (or the cluster: ticks pg)
+    local pid procs master
+    if [ "${1:-}" = pg ]; then
+        master=$(head -1 "$pgdir/data/postmaster.pid")
+        procs="$master $(pgrep -P "$master")"
+    else
+        procs=$(pgrep -P "$(cat "$prefix/logs/nginx.pid")")
+    fi
+    for pid in $procs; do
+        awk -v p="$pid" '{ printf "%s:%d ", p, $14 + $15 }' \
+            "/proc/$pid/stat" 2>/dev/null || true
+    done
+}
+used() {    # ticks between two samples: processes in both, or only later
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, x, " "); for (i = 1; i <= n; i++) {
+            split(x[i], kv, ":"); t0[kv[1]] = kv[2] }
+        n = split(b, y, " "); for (i = 1; i <= n; i++) {
+            split(y[i], kv, ":"); s += kv[2] - t0[kv[1]] }
+        print s }'
+}
+announces() {
+    curl -fs "http://127.0.0.1:$port/status" \
+        | grep -o '"announces":[0-9]*' | head -1 | cut -d: -f2
+}
+drain() {   # until the flusher has written the journal
+    local pending
+    for _ in $(seq 100); do
+        pending=$(curl -fs "http://127.0.0.1:$port/status" \
+                  | python3 -c 'import json,sys; print(json.load(sys.stdin)["private"]["journal"]["pending"])')
+        [ "$pending" = 0 ] && break
+        sleep 0.2
+    done
+}
 
 for r in $(seq "$runs"); do
     for mode in open private; do
         url=$open_url
         [ $mode = private ] && url=$private_url
+        n0=$(ticks) p0=$(ticks pg) a0=$(announces)
         line=$("$harness/announce-bench.sh" "$url" "$secs" "$conns" \
                | grep '^RESULT')
-        echo "run $r $mode: $line"
+        drain
+        n1=$(ticks) p1=$(ticks pg) a1=$(announces)
+        cpu=$(awk -v n="$(used "$n0" "$n1")" -v p="$(used "$p0" "$p1")" \
+                  -v a=$((a1 - a0)) -v hz="$hz" \
+              'BEGIN { printf "cpu_us=%.2f nginx_us=%.2f pg_us=%.2f",
+                       (n + p) * 1e6 / hz / a, n * 1e6 / hz / a,
+                       p * 1e6 / hz / a }')
+        echo "run $r $mode: $line $cpu"
     done
 done | tee "$prefix/private-runs.txt"
 
-# let the flusher finish, then show what the journal did
-for _ in $(seq 100); do
-    pending=$(curl -fs "http://127.0.0.1:$port/status" \
-              | python3 -c 'import json,sys; print(json.load(sys.stdin)["private"]["journal"]["pending"])')
-    [ "$pending" = 0 ] && break
-    sleep 0.2
-done
+drain
 
 curl -fs "http://127.0.0.1:$port/status" | python3 -c '
 import json, sys
@@ -74,14 +115,19 @@ psql "$db" -X -q -t -A -c "SELECT 'db: user_torrents=' || count(*) ||
 python3 - "$prefix/private-runs.txt" <<'PY'
 import re, statistics, sys
 rps = {"open": [], "private": []}
+cpu = {"open": [], "private": []}
 for line in open(sys.argv[1]):
-    m = re.search(r"run \d+ (\w+): RESULT rps=(\d+)", line)
+    m = re.search(r"run \d+ (\w+): RESULT rps=(\d+).* cpu_us=([\d.]+)", line)
     if m:
         rps[m.group(1)].append(int(m.group(2)))
+        cpu[m.group(1)].append(float(m.group(3)))
 o, p = statistics.median(rps["open"]), statistics.median(rps["private"])
-print("| mode | rps (median) | runs |")
-print("|---|---|---|")
-print("| open | %d | %s |" % (o, " ".join(map(str, rps["open"]))))
-print("| private | %d | %s |" % (p, " ".join(map(str, rps["private"]))))
-print("private / open = %.2f" % (p / o))
+co, cp = statistics.median(cpu["open"]), statistics.median(cpu["private"])
+print("| mode | rps (median) | runs | CPU us per announce (median) |")
+print("|---|---|---|---|")
+print("| open | %d | %s | %.2f |" % (o, " ".join(map(str, rps["open"])), co))
+print("| private | %d | %s | %.2f |" % (p, " ".join(map(str, rps["private"])),
+                                       cp))
+print("private / open = %.2f (throughput); open / private CPU = %.2f"
+      % (p / o, co / cp))
 PY

@@ -27,8 +27,6 @@ static ngx_tracker_entry_t *ngx_tracker_cache_alloc(
     ngx_tracker_cache_t *cache, ngx_uint_t kind, u_char *key, size_t len);
 static void ngx_tracker_cache_delete(ngx_tracker_cache_t *cache,
     ngx_tracker_entry_t *e);
-static void ngx_tracker_cache_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_int_t ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache,
     ngx_uint_t kind, u_char *key, size_t len, void *value, ngx_uint_t *found,
     ngx_uint_t *stale);
@@ -36,17 +34,34 @@ static void ngx_tracker_cache_put(ngx_tracker_cache_t *cache,
     ngx_uint_t kind, u_char *key, size_t len, void *value);
 
 
+#if (defined __GNUC__ || defined __clang__)
+#define ngx_tracker_cache_prefetch(p)  __builtin_prefetch(p)
+#else
+#define ngx_tracker_cache_prefetch(p)
+#endif
+
+
 static uint32_t
 ngx_tracker_cache_hash(ngx_uint_t kind, u_char *key, size_t len)
 {
-    uint32_t  crc;
+    return ngx_murmur_hash2(key, len) ^ (uint32_t) (kind * 0x9e3779b9);
+}
 
-    ngx_crc32_init(crc);
-    ngx_crc32_update(&crc, (u_char *) &kind, 1);
-    ngx_crc32_update(&crc, key, len);
-    ngx_crc32_final(crc);
 
-    return crc;
+/*
+ * Moves an entry to the LRU's head at most once a second: the move writes
+ * to both neighbours (two more cache misses), and a hot torrent or user
+ * is looked up thousands of times a second.
+ */
+static ngx_inline void
+ngx_tracker_cache_touch(ngx_tracker_cache_t *cache, ngx_tracker_entry_t *e,
+    time_t now)
+{
+    if (e->touched != (u_char) now) {
+        e->touched = (u_char) now;
+        ngx_queue_remove(&e->lru);
+        ngx_queue_insert_head(&cache->sh->lru, &e->lru);
+    }
 }
 
 
@@ -55,7 +70,7 @@ ngx_tracker_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_tracker_cache_t  *ocache = data;
 
-    size_t                 len;
+    size_t                 len, n, buckets;
     ngx_tracker_cache_t   *cache;
     ngx_tracker_journal_t *j;
 
@@ -90,8 +105,6 @@ ngx_tracker_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     cache->shpool->data = cache->sh;
 
-    ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
-                    ngx_tracker_cache_rbtree_insert);
     ngx_queue_init(&cache->sh->lru);
 
     cache->sh->dl_percent = 100;
@@ -114,6 +127,20 @@ ngx_tracker_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    /* a bucket per 128 bytes the journal leaves, rounded down to 2^n */
+    n = (shm_zone->shm.size
+         - j->capacity * sizeof(ngx_tracker_delta_t)) / 128;
+
+    for (buckets = 1024; buckets * 2 <= n; buckets *= 2) { /* void */ }
+
+    cache->sh->buckets = ngx_slab_calloc(cache->shpool,
+                                         buckets * sizeof(void *));
+    if (cache->sh->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    cache->sh->mask = buckets - 1;
+
     len = sizeof(" in tracker private zone \"\"") + shm_zone->shm.name.len;
 
     cache->shpool->log_ctx = ngx_slab_alloc(cache->shpool, len);
@@ -131,95 +158,18 @@ ngx_tracker_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-static void
-ngx_tracker_cache_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_int_t             rc;
-    ngx_rbtree_node_t   **p;
-    ngx_tracker_entry_t  *e, *et;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            e = (ngx_tracker_entry_t *) node;
-            et = (ngx_tracker_entry_t *) temp;
-
-            rc = (ngx_int_t) e->kind - (ngx_int_t) et->kind;
-
-            if (rc == 0) {
-                rc = (ngx_int_t) e->keylen - (ngx_int_t) et->keylen;
-            }
-
-            if (rc == 0) {
-                rc = ngx_memcmp(ngx_tracker_entry_key(e),
-                                ngx_tracker_entry_key(et), e->keylen);
-            }
-
-            p = (rc < 0) ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
 static ngx_tracker_entry_t *
 ngx_tracker_cache_find(ngx_tracker_cache_t *cache, ngx_uint_t kind,
     u_char *key, size_t len, uint32_t hash)
 {
-    ngx_int_t             rc;
-    ngx_rbtree_node_t    *node, *sentinel;
     ngx_tracker_entry_t  *e;
 
-    node = cache->sh->rbtree.root;
-    sentinel = cache->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        e = (ngx_tracker_entry_t *) node;
-
-        rc = (ngx_int_t) kind - (ngx_int_t) e->kind;
-
-        if (rc == 0) {
-            rc = (ngx_int_t) len - (ngx_int_t) e->keylen;
-        }
-
-        if (rc == 0) {
-            rc = ngx_memcmp(key, ngx_tracker_entry_key(e), len);
-        }
-
-        if (rc == 0) {
+    for (e = cache->sh->buckets[hash & cache->sh->mask]; e; e = e->next) {
+        if (e->hash == hash && e->kind == kind && e->keylen == len
+            && ngx_memcmp(key, ngx_tracker_entry_key(e), len) == 0)
+        {
             return e;
         }
-
-        node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
@@ -231,10 +181,10 @@ static ngx_tracker_entry_t *
 ngx_tracker_cache_alloc(ngx_tracker_cache_t *cache, ngx_uint_t kind,
     u_char *key, size_t len)
 {
-    size_t                size;
-    ngx_uint_t            i;
-    ngx_queue_t          *q;
-    ngx_tracker_entry_t  *e;
+    size_t                 size;
+    ngx_uint_t             i;
+    ngx_queue_t           *q;
+    ngx_tracker_entry_t   *e, **bucket;
 
     size = offsetof(ngx_tracker_entry_t, data) + ngx_tracker_entry_vsize[kind]
            + len;
@@ -246,9 +196,12 @@ ngx_tracker_cache_alloc(ngx_tracker_cache_t *cache, ngx_uint_t kind,
             e->kind = (u_char) kind;
             e->keylen = (u_char) len;
             ngx_memcpy(ngx_tracker_entry_key(e), key, len);
-            e->node.key = ngx_tracker_cache_hash(kind, key, len);
+            e->hash = ngx_tracker_cache_hash(kind, key, len);
+            e->touched = (u_char) ngx_time();
 
-            ngx_rbtree_insert(&cache->sh->rbtree, &e->node);
+            bucket = &cache->sh->buckets[e->hash & cache->sh->mask];
+            e->next = *bucket;
+            *bucket = e;
             ngx_queue_insert_head(&cache->sh->lru, &e->lru);
             cache->sh->entries[kind]++;
 
@@ -272,8 +225,16 @@ ngx_tracker_cache_alloc(ngx_tracker_cache_t *cache, ngx_uint_t kind,
 static void
 ngx_tracker_cache_delete(ngx_tracker_cache_t *cache, ngx_tracker_entry_t *e)
 {
+    ngx_tracker_entry_t  **p;
+
+    for (p = &cache->sh->buckets[e->hash & cache->sh->mask];
+         *p != e;
+         p = &(*p)->next)
+    { /* void */ }
+
+    *p = e->next;
+
     ngx_queue_remove(&e->lru);
-    ngx_rbtree_delete(&cache->sh->rbtree, &e->node);
     cache->sh->entries[e->kind]--;
     ngx_slab_free_locked(cache->shpool, e);
 }
@@ -285,16 +246,20 @@ ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache, ngx_uint_t kind,
     ngx_uint_t *stale)
 {
     time_t                now;
+    uint32_t              hash;
     ngx_uint_t            expired;
     ngx_tracker_entry_t  *e;
 
     now = ngx_time();
     *stale = 0;
 
+    /* the bucket's line is on its way while the lock is taken */
+    hash = ngx_tracker_cache_hash(kind, key, len);
+    ngx_tracker_cache_prefetch(&cache->sh->buckets[hash & cache->sh->mask]);
+
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    e = ngx_tracker_cache_find(cache, kind, key, len,
-                               ngx_tracker_cache_hash(kind, key, len));
+    e = ngx_tracker_cache_find(cache, kind, key, len, hash);
 
     if (e == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -302,8 +267,7 @@ ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache, ngx_uint_t kind,
         return NGX_DECLINED;
     }
 
-    ngx_queue_remove(&e->lru);
-    ngx_queue_insert_head(&cache->sh->lru, &e->lru);
+    ngx_tracker_cache_touch(cache, e, now);
 
     expired = ((time_t) e->expires <= now);
 
@@ -500,18 +464,21 @@ ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
     ngx_tracker_peer_state_t *now, ngx_uint_t stopped,
     ngx_tracker_peer_update_pt update, void *data)
 {
+    uint32_t                    hash;
     ngx_tracker_entry_t        *e;
     ngx_tracker_peer_value_t    v;
     ngx_tracker_peer_state_t    prev;
 
     ngx_memzero(&prev, sizeof(ngx_tracker_peer_state_t));
 
+    hash = ngx_tracker_cache_hash(NGX_TRACKER_ENTRY_PEER, key,
+                                  NGX_TRACKER_PEER_KEY_LEN);
+    ngx_tracker_cache_prefetch(&cache->sh->buckets[hash & cache->sh->mask]);
+
     ngx_shmtx_lock(&cache->shpool->mutex);
 
     e = ngx_tracker_cache_find(cache, NGX_TRACKER_ENTRY_PEER, key,
-                               NGX_TRACKER_PEER_KEY_LEN,
-                               ngx_tracker_cache_hash(NGX_TRACKER_ENTRY_PEER,
-                                   key, NGX_TRACKER_PEER_KEY_LEN));
+                               NGX_TRACKER_PEER_KEY_LEN, hash);
 
     if (e) {
         ngx_memcpy(&v, e->data, sizeof(ngx_tracker_peer_value_t));
@@ -523,8 +490,7 @@ ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
         prev.seeder = (e->flags & NGX_TRACKER_ENTRY_SEEDER) ? 1 : 0;
         prev.completed = (e->flags & NGX_TRACKER_ENTRY_COMPLETED) ? 1 : 0;
 
-        ngx_queue_remove(&e->lru);
-        ngx_queue_insert_head(&cache->sh->lru, &e->lru);
+        ngx_tracker_cache_touch(cache, e, now->seen);
 
     } else if (!stopped) {
         e = ngx_tracker_cache_alloc(cache, NGX_TRACKER_ENTRY_PEER, key,

@@ -80,9 +80,12 @@ typedef void (*ngx_tracker_peer_update_pt)(void *data,
  * key, all in one slab chunk: a peer state (24-byte value, 36-byte key)
  * fits the 128-byte slot, as do users and torrents.
  */
-typedef struct {
-    ngx_rbtree_node_t            node;
+typedef struct ngx_tracker_entry_s  ngx_tracker_entry_t;
+
+struct ngx_tracker_entry_s {
+    ngx_tracker_entry_t         *next;          /* in its hash bucket */
     ngx_queue_t                  lru;
+    uint32_t                     hash;
     uint32_t                     expires;
     u_char                       kind;
     u_char                       flags;
@@ -93,8 +96,9 @@ typedef struct {
      * peer_refresh, so a byte holds it).
      */
     u_char                       refreshed;
+    u_char                       touched;       /* low byte of the time */
     u_char                       data[1];
-} ngx_tracker_entry_t;
+};
 
 #define NGX_TRACKER_ENTRY_FOUND       0x01    /* 0: a negative entry */
 #define NGX_TRACKER_ENTRY_REFRESHING  0x02
@@ -158,8 +162,13 @@ typedef struct {
 
 
 typedef struct {
-    ngx_rbtree_t                 rbtree;
-    ngx_rbtree_node_t            sentinel;
+    /*
+     * A hash table, about one bucket per entry the zone can hold: a
+     * lookup touches a bucket and a chain of one or two entries (a tree
+     * of a million peers cost twenty cache misses per lookup).
+     */
+    ngx_tracker_entry_t        **buckets;
+    ngx_uint_t                   mask;
     ngx_queue_t                  lru;
 
     /* site-wide events (freeleech, double upload), refreshed together */
