@@ -68,7 +68,7 @@ if ($ENV{FLUSH_GEN_FOLD}) {
         $q->{$_} = $x->{$_} for qw(se le seq);
     }
     # the tracker sends the peers in primary key order
-    my @rs = sort { $a->{t} <=> $b->{t} || $a->{u} <=> $b->{u}
+    my @rs = sort { $a->{u} <=> $b->{u} || $a->{t} <=> $b->{t}
                     || $a->{peer} cmp $b->{peer} } @r;
     $fn = 'tracker_apply_flush';
     @types = qw(bigint[] bigint[] int[] bigint[] bigint[] bigint[] bigint[]

@@ -109,6 +109,30 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
 }
 
 
+#if (defined __GNUC__ || defined __clang__)
+#define ngx_tracker_prefetch(p)  __builtin_prefetch(p, 1)
+#else
+#define ngx_tracker_prefetch(p)
+#endif
+
+
+/* a hint only: the tail is read without the journal's lock */
+static ngx_inline void
+ngx_tracker_journal_prefetch(ngx_tracker_journal_t *j, uint32_t jpos)
+{
+    uint64_t  pos, tail;
+
+    tail = j->tail;
+    pos = (tail & ~(uint64_t) 0xffffffff) | (jpos - 1);
+
+    if (pos >= tail && pos >= ((uint64_t) 1 << 32)) {
+        pos -= (uint64_t) 1 << 32;
+    }
+
+    ngx_tracker_prefetch(&j->records[pos % j->capacity]);
+}
+
+
 /* under the zone lock: the delta since prev, into the journal */
 static void
 ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
@@ -124,6 +148,11 @@ ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
     ngx_tracker_account_t  *a;
 
     a = ctx->a;
+
+    /* the record this announce may add to: on its way meanwhile */
+    if (prev->jpos) {
+        ngx_tracker_journal_prefetch(&ctx->cache->sh->journal, prev->jpos);
+    }
 
     /* a restarted client starts its counters again: rebase, no credit */
     rebase = prev->seen == 0

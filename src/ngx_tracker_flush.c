@@ -273,7 +273,7 @@ ngx_tracker_fold_peer(ngx_tracker_fold_peer_t *peers, ngx_uint_t *npeers,
 }
 
 
-/* sessions begun first; then by the primary key of peers */
+/* sessions begun first; then by the primary key of peers (019) */
 static int
 ngx_tracker_fold_peer_cmp(const void *one, const void *two)
 {
@@ -290,12 +290,12 @@ ngx_tracker_fold_peer_cmp(const void *one, const void *two)
     a = x->last;
     b = y->last;
 
-    if (a->torrent_id != b->torrent_id) {
-        return a->torrent_id < b->torrent_id ? -1 : 1;
-    }
-
     if (a->user_id != b->user_id) {
         return a->user_id < b->user_id ? -1 : 1;
+    }
+
+    if (a->torrent_id != b->torrent_id) {
+        return a->torrent_id < b->torrent_id ? -1 : 1;
     }
 
     /* bytea compares as unsigned bytes, as memcmp does */
