@@ -213,15 +213,22 @@ BEGIN
         LEFT JOIN (SELECT torrent_id, count(*) AS n
                    FROM new_snatch GROUP BY torrent_id) sn USING (torrent_id)
         WHERE t.id = l.torrent_id
-          -- most torrents' counts are the same two seconds later: their
-          -- (wide) rows are rewritten only to say they are alive, once a
-          -- minute, well inside tracker_expire_stats()'s timeout
-          AND (t.seeders IS DISTINCT FROM (l.seeders & 2147483647)::int
-               OR t.leechers IS DISTINCT FROM (l.leechers & 2147483647)::int
-               OR sn.n IS NOT NULL
+          -- A (wide) torrent row is rewritten for a completion at once;
+          -- for changed counts when it was last written 10 s ago or more
+          -- (a busy torrent's counts change on every flush, and its next
+          -- announces bring the newer ones); for unchanged counts once a
+          -- minute, only to say it is alive, well inside
+          -- tracker_expire_stats()'s timeout.
+          AND (sn.n IS NOT NULL
                OR t.stats_updated_at IS NULL
                OR t.stats_updated_at
-                  < to_timestamp(l.last_at) - interval '60 seconds')
+                  < to_timestamp(l.last_at) - interval '60 seconds'
+               OR ((t.seeders IS DISTINCT FROM
+                        (l.seeders & 2147483647)::int
+                    OR t.leechers IS DISTINCT FROM
+                        (l.leechers & 2147483647)::int)
+                   AND t.stats_updated_at
+                       <= to_timestamp(l.last_at) - interval '10 seconds'))
     )
     SELECT coalesce((SELECT sum(rows) FROM old_pair), 0)
            + coalesce((SELECT sum(p.rows) FROM new_pair w

@@ -352,6 +352,13 @@ subtest 'torrent stats: last row per torrent' => sub {
                . 'extract(epoch FROM stats_updated_at)::bigint '
                . 'FROM torrents WHERE id IN (10, 11) ORDER BY id'),
        "7\t2\t" . ($T + 802) . "\n9\t9\t" . ($T + 801), 'last row wins');
+    apply(141, { seeders => 4, leechers => 2, at => $T + 805 });
+    is(q1($db, 'SELECT seeders FROM torrents WHERE id = 10'), 7,
+       'changed counts within 10 s of the last write wait');
+    apply(142, { seeders => 4, leechers => 2, at => $T + 812 });
+    is(q1($db, 'SELECT seeders, extract(epoch FROM stats_updated_at)::bigint '
+               . 'FROM torrents WHERE id = 10'), "4\t" . ($T + 812),
+       'and are written by a later batch');
 };
 
 subtest 'bad batches' => sub {
