@@ -120,6 +120,44 @@ timed() {       # timed LABEL MODE FILE...; MODE text, totals or peers
                          label, rows, n, ms, c * 1000 / tck }'
 }
 
+# both functions at once on two connections, as the tracker sends them:
+# each session loads the batch, then waits on an advisory lock that is
+# released when both wait; the flush takes the longer of the two
+together() {    # together LABEL FILE
+    local label=$1 f=$2 out=$tmp/together k
+    for k in totals peers; do
+        {   echo 'SET client_min_messages = warning;'
+            echo "SELECT tracker_flush_totals(-$(date +%s%N), $empty15);"
+            echo "SELECT tracker_flush_peers(false, $empty10, 0, $empty3);"
+            cat "$f"
+            [ $k = totals ] && echo "UPDATE batch SET b = b + 900000000;"
+            echo 'SELECT pg_advisory_lock_shared(4242);'
+            echo '\timing on'
+            if [ $k = totals ]; then
+                echo "SELECT tracker_flush_totals(b, $targs) FROM batch;"
+            else
+                echo "SELECT tracker_flush_peers(false, $pargs) FROM batch;"
+            fi
+        } > "$out.$k.sql"
+    done
+    # the gate holds the lock until both sessions wait on it
+    (   echo 'SELECT pg_advisory_lock(4242);'
+        echo 'DO $$ BEGIN WHILE (SELECT count(*) FROM pg_locks WHERE'
+        echo "  locktype = 'advisory' AND objid = 4242 AND NOT granted) < 2"
+        echo '  LOOP PERFORM pg_sleep(0.05); END LOOP; END $$;'
+        echo 'SELECT pg_advisory_unlock(4242);'
+    ) | "${psql[@]}" -At >/dev/null &
+    sleep 0.5
+    "${psql[@]}" -At -f "$out.totals.sql" > "$out.totals.out" 2>&1 &
+    "${psql[@]}" -At -f "$out.peers.sql" > "$out.peers.out" 2>&1
+    wait
+    awk -v label="$label" '/^Time:/ { t[FILENAME ~ /totals/] = $2 }
+        END { printf "%-44s totals %.1f ms, peers %.1f ms at once:" \
+                     " flush %.1f ms\n", label, t[1], t[0],
+                     t[1] > t[0] ? t[1] : t[0] }' \
+        "$out.totals.out" "$out.peers.out"
+}
+
 # The tracker sends a batch's totals and its peers on two connections at
 # once: a flush takes about the longer of the two, and the sum in CPU.
 for kind in new again; do
@@ -138,6 +176,8 @@ for kind in new again; do
     # a running database has analyzed the tables the first batches filled
     [ $kind = new ] && "${psql[@]}" -c 'ANALYZE'
 done
+# the same peers once more (a new batch id), both statements at once
+together "totals + peers: 1 x 100k, again" "$tmp/table-big-again.sql"
 # a batch id seen before: the call returns -1 right after the server has
 # parsed the arrays, so this is the cost of sending them as text
 timed "folded, sent as text again (-1: parse only)" text \
