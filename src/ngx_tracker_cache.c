@@ -318,8 +318,16 @@ ngx_tracker_cache_put(ngx_tracker_cache_t *cache, ngx_uint_t kind,
 
     if (e) {
         e->flags = value ? NGX_TRACKER_ENTRY_FOUND : 0;
-        e->expires = (uint32_t) (ngx_time() + (value ? cache->ttl
-                                                     : cache->negative_ttl));
+        /*
+         * Positive entries end within the last quarter of ttl: the
+         * torrents a warm-up loaded together then come due over minutes,
+         * not as one burst of refreshes.
+         */
+        e->expires = (uint32_t) (ngx_time()
+                                 + (value ? cache->ttl
+                                            - (time_t) ngx_random()
+                                              % (cache->ttl / 4 + 1)
+                                          : cache->negative_ttl));
         if (value) {
             ngx_memcpy(e->data, value, ngx_tracker_entry_vsize[kind]);
         }

@@ -615,7 +615,11 @@ ngx_http_tracker_private_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     cache->journal_size = 65536;
-    cache->ttl = 60;
+    /*
+     * Changes arrive by NOTIFY (and a lost listener drops everything): the
+     * TTL is a safety net, and each refresh is a query.
+     */
+    cache->ttl = 600;
     cache->negative_ttl = 30;
     cache->peer_refresh = 60;
     tmcf->flush = 2000;
