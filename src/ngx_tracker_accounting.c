@@ -3,11 +3,12 @@
  * ngx_tracker: accounting deltas, the shared-memory journal and its flusher.
  *
  * The journal is a ring of fixed-size records.  Announces append at the
- * tail under a short lock.  A flusher (any worker; the first to claim the
- * journal) cuts [head, batch_end) into a batch with an id, sends it to
- * tracker_apply_batch() in one statement, and only on success moves the
- * head past it.  A failed or timed-out batch keeps its id and range, so the
- * retry either applies it or finds the id already recorded: no loss, no
+ * tail under the private zone's lock.  A flusher (any worker; the first to
+ * claim the journal) cuts [head, batch_end) into a batch with an id, folds
+ * it and sends its totals and its peers as two statements at once, and
+ * only when both succeeded moves the head past it.  A failed or timed-out
+ * batch keeps its id and range, so the retry either applies the totals or
+ * finds the id already recorded (the peers are idempotent): no loss, no
  * double count.  The ring never overwrites an unflushed record: when full,
  * new deltas are dropped and counted on the status page.
  */
@@ -243,6 +244,10 @@ ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
 
 
 /*
+ * Runs under the private zone's lock, which the announce holds for the
+ * peer's state anyway: one lock per announce, and the flusher takes the
+ * same one to cut and to release a batch.
+ *
  * A peer that announces again before its last record was flushed adds to
  * that record instead of taking a new one (unless the record is already in
  * a batch, or either announce started or stopped a session): the database
@@ -255,8 +260,6 @@ ngx_tracker_journal_put(ngx_tracker_journal_t *j, ngx_tracker_delta_t *d,
 {
     uint64_t              pos, floor;
     ngx_tracker_delta_t  *r;
-
-    ngx_shmtx_lock(&j->mutex);
 
     if (jpos && (d->event == 0 || d->event == 1)) {
         pos = (j->tail & ~(uint64_t) 0xffffffff) | (jpos - 1);
@@ -296,23 +299,18 @@ ngx_tracker_journal_put(ngx_tracker_journal_t *j, ngx_tracker_delta_t *d,
                 r->event = 1;
             }
 
-            ngx_shmtx_unlock(&j->mutex);
-
             (void) ngx_atomic_fetch_add(&j->merged, 1);
             return jpos;
         }
     }
 
     if (j->tail - j->head >= j->capacity) {
-        ngx_shmtx_unlock(&j->mutex);
         (void) ngx_atomic_fetch_add(&j->dropped, 1);
         return 0;
     }
 
     pos = j->tail++;
     j->records[pos % j->capacity] = *d;
-
-    ngx_shmtx_unlock(&j->mutex);
 
     (void) ngx_atomic_fetch_add(&j->appended, 1);
 
@@ -407,19 +405,19 @@ ngx_tracker_flush(ngx_tracker_flusher_t *f)
     j = &f->cache->sh->journal;
     now = ngx_time();
 
-    ngx_shmtx_lock(&j->mutex);
+    ngx_shmtx_lock(&f->cache->shpool->mutex);
 
     /* another worker's batch is in flight (a dead one's is taken over) */
     if (j->flushing
         && j->flushing + (time_t) (f->pg->query_timeout / 1000) + 5 > now)
     {
-        ngx_shmtx_unlock(&j->mutex);
+        ngx_shmtx_unlock(&f->cache->shpool->mutex);
         return NGX_OK;
     }
 
     if (j->batch_id == 0) {
         if (j->tail == j->head) {
-            ngx_shmtx_unlock(&j->mutex);
+            ngx_shmtx_unlock(&f->cache->shpool->mutex);
             return NGX_OK;
         }
 
@@ -437,7 +435,7 @@ ngx_tracker_flush(ngx_tracker_flusher_t *f)
     f->batch_id = j->batch_id;
     f->batch_end = end;
 
-    ngx_shmtx_unlock(&j->mutex);
+    ngx_shmtx_unlock(&f->cache->shpool->mutex);
 
     rc = ngx_tracker_flush_build(f, start, end);
 
@@ -473,13 +471,13 @@ ngx_tracker_flush(ngx_tracker_flusher_t *f)
             f->pool = NULL;
         }
 
-        ngx_shmtx_lock(&j->mutex);
+        ngx_shmtx_lock(&f->cache->shpool->mutex);
 
         if (j->batch_id == f->batch_id) {
             j->flushing = 0;
         }
 
-        ngx_shmtx_unlock(&j->mutex);
+        ngx_shmtx_unlock(&f->cache->shpool->mutex);
 
         (void) ngx_atomic_fetch_add(&j->flush_failures, 1);
         return NGX_ERROR;
@@ -583,7 +581,7 @@ ngx_tracker_flush_done(ngx_tracker_pg_query_t *q)
         f->pool = NULL;
     }
 
-    ngx_shmtx_lock(&j->mutex);
+    ngx_shmtx_lock(&f->cache->shpool->mutex);
 
     /* unless another worker took the batch over and finished it */
     if (j->batch_id == f->batch_id) {
@@ -595,7 +593,7 @@ ngx_tracker_flush_done(ngx_tracker_pg_query_t *q)
         }
     }
 
-    ngx_shmtx_unlock(&j->mutex);
+    ngx_shmtx_unlock(&f->cache->shpool->mutex);
 
     if (f->failed) {
         (void) ngx_atomic_fetch_add(&j->flush_failures, 1);

@@ -112,10 +112,6 @@ ngx_tracker_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     j = &cache->sh->journal;
 
-    if (ngx_shmtx_create(&j->mutex, &j->lock, NULL) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     j->capacity = cache->journal_size;
     j->records = ngx_slab_alloc(cache->shpool,
                                 j->capacity * sizeof(ngx_tracker_delta_t));

@@ -136,9 +136,8 @@ typedef struct {
 } ngx_tracker_delta_t;
 
 
+/* under the zone's lock (ngx_tracker_cache_t's shpool mutex) */
 typedef struct {
-    ngx_shmtx_sh_t               lock;
-    ngx_shmtx_t                  mutex;
     ngx_tracker_delta_t         *records;
     uint64_t                     capacity;
     uint64_t                     head;       /* oldest not yet in the db */
