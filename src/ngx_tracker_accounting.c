@@ -110,27 +110,19 @@ ngx_tracker_account(ngx_tracker_cache_t *cache, ngx_tracker_account_t *a)
 }
 
 
-#if (defined __GNUC__ || defined __clang__)
-#define ngx_tracker_prefetch(p)  __builtin_prefetch(p, 1)
-#else
-#define ngx_tracker_prefetch(p)
-#endif
-
-
-/* a hint only: the tail is read without the journal's lock */
-static ngx_inline void
-ngx_tracker_journal_prefetch(ngx_tracker_journal_t *j, uint32_t jpos)
+/* the position of the record a peer's jpos (its low 32 bits + 1) names */
+static ngx_inline uint64_t
+ngx_tracker_journal_pos(ngx_tracker_journal_t *j, uint32_t jpos)
 {
-    uint64_t  pos, tail;
+    uint64_t  pos;
 
-    tail = j->tail;
-    pos = (tail & ~(uint64_t) 0xffffffff) | (jpos - 1);
+    pos = (j->tail & ~(uint64_t) 0xffffffff) | (jpos - 1);
 
-    if (pos >= tail && pos >= ((uint64_t) 1 << 32)) {
+    if (pos >= j->tail && pos >= ((uint64_t) 1 << 32)) {
         pos -= (uint64_t) 1 << 32;
     }
 
-    ngx_tracker_prefetch(&j->records[pos % j->capacity]);
+    return pos;
 }
 
 
@@ -146,13 +138,16 @@ ngx_tracker_account_update(void *data, ngx_tracker_peer_state_t *prev,
     ngx_int_t               dl_percent, ul_percent;
     ngx_uint_t              rebase;
     ngx_tracker_delta_t     d;
+    ngx_tracker_journal_t  *j;
     ngx_tracker_account_t  *a;
 
     a = ctx->a;
 
     /* the record this announce may add to: on its way meanwhile */
     if (prev->jpos) {
-        ngx_tracker_journal_prefetch(&ctx->cache->sh->journal, prev->jpos);
+        j = &ctx->cache->sh->journal;
+        ngx_tracker_prefetch(
+            &j->records[ngx_tracker_journal_pos(j, prev->jpos) % j->capacity]);
     }
 
     /* a restarted client starts its counters again: rebase, no credit */
@@ -262,11 +257,7 @@ ngx_tracker_journal_put(ngx_tracker_journal_t *j, ngx_tracker_delta_t *d,
     ngx_tracker_delta_t  *r;
 
     if (jpos && (d->event == 0 || d->event == 1)) {
-        pos = (j->tail & ~(uint64_t) 0xffffffff) | (jpos - 1);
-
-        if (pos >= j->tail && pos >= ((uint64_t) 1 << 32)) {
-            pos -= (uint64_t) 1 << 32;
-        }
+        pos = ngx_tracker_journal_pos(j, jpos);
 
         /* records of a batch in flight are not touched */
         floor = j->batch_id ? j->batch_end : j->head;

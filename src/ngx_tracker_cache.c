@@ -34,13 +34,6 @@ static void ngx_tracker_cache_put(ngx_tracker_cache_t *cache,
     ngx_uint_t kind, u_char *key, size_t len, void *value);
 
 
-#if (defined __GNUC__ || defined __clang__)
-#define ngx_tracker_cache_prefetch(p)  __builtin_prefetch(p)
-#else
-#define ngx_tracker_cache_prefetch(p)
-#endif
-
-
 static uint32_t
 ngx_tracker_cache_hash(ngx_uint_t kind, u_char *key, size_t len)
 {
@@ -251,7 +244,7 @@ ngx_tracker_cache_lookup(ngx_tracker_cache_t *cache, ngx_uint_t kind,
 
     /* the bucket's line is on its way while the lock is taken */
     hash = ngx_tracker_cache_hash(kind, key, len);
-    ngx_tracker_cache_prefetch(&cache->sh->buckets[hash & cache->sh->mask]);
+    ngx_tracker_prefetch(&cache->sh->buckets[hash & cache->sh->mask]);
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
@@ -477,7 +470,7 @@ ngx_tracker_cache_peer(ngx_tracker_cache_t *cache, u_char *key,
 
     hash = ngx_tracker_cache_hash(NGX_TRACKER_ENTRY_PEER, key,
                                   NGX_TRACKER_PEER_KEY_LEN);
-    ngx_tracker_cache_prefetch(&cache->sh->buckets[hash & cache->sh->mask]);
+    ngx_tracker_prefetch(&cache->sh->buckets[hash & cache->sh->mask]);
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 

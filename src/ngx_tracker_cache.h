@@ -26,6 +26,14 @@
 #include "ngx_tracker_args.h"
 
 
+/* a hint to load a shared-memory line early (any zone's lookups use it) */
+#if (defined __GNUC__ || defined __clang__)
+#define ngx_tracker_prefetch(p)  __builtin_prefetch(p)
+#else
+#define ngx_tracker_prefetch(p)
+#endif
+
+
 #define NGX_TRACKER_ENTRY_USER     1
 #define NGX_TRACKER_ENTRY_TORRENT  2
 #define NGX_TRACKER_ENTRY_PEER     3

@@ -47,12 +47,6 @@
 #define NGX_TRACKER_GCRA_PEEK         1      /* check only */
 #define NGX_TRACKER_GCRA_CHARGE       2      /* charge, never refuse */
 
-#if (defined __GNUC__ || defined __clang__)
-#define ngx_tracker_limit_prefetch(p)  __builtin_prefetch(p)
-#else
-#define ngx_tracker_limit_prefetch(p)
-#endif
-
 
 /*
  * One record type for limiter keys, offence counters and bans, kept in
@@ -855,7 +849,7 @@ ngx_tracker_limit_ref(ngx_tracker_limit_zone_t *z, ngx_uint_t slot,
      * lock's.  The table's address and mask never change after the zone's
      * creation, so reading them without the lock is safe.
      */
-    ngx_tracker_limit_prefetch(
+    ngx_tracker_prefetch(
                 &ref->shard->table.buckets[ref->hash & ref->shard->table.mask]);
 }
 
